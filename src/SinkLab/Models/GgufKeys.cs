@@ -1,0 +1,70 @@
+namespace SinkLab.Models;
+
+/// <summary>
+/// Every GGUF metadata key and tensor name SinkLab reads or writes, in one table (llama.cpp's spelling).
+/// Architecture-specific keys are formed with <see cref="Arch"/>; block tensors with <see cref="Block"/>.
+/// No other file spells a key.
+/// </summary>
+public static class GgufKeys
+{
+#pragma warning disable CS1591 // each constant is the GGUF key it names
+    public const string Architecture = "general.architecture";
+    public const string Name = "general.name";
+    public const string Alignment = "general.alignment";
+    public const string FileType = "general.file_type";
+    public const string QuantizationVersion = "general.quantization_version";
+
+    public const string TokenizerModel = "tokenizer.ggml.model";
+    public const string TokenizerPre = "tokenizer.ggml.pre";
+    public const string Tokens = "tokenizer.ggml.tokens";
+    public const string Scores = "tokenizer.ggml.scores";
+    public const string TokenTypes = "tokenizer.ggml.token_type";
+    public const string Merges = "tokenizer.ggml.merges";
+    public const string BosId = "tokenizer.ggml.bos_token_id";
+    public const string EosId = "tokenizer.ggml.eos_token_id";
+    public const string UnknownId = "tokenizer.ggml.unknown_token_id";
+    public const string SeparatorId = "tokenizer.ggml.seperator_token_id"; // sic: llama.cpp's spelling
+    public const string PaddingId = "tokenizer.ggml.padding_token_id";
+    public const string AddBos = "tokenizer.ggml.add_bos_token";
+    public const string AddEos = "tokenizer.ggml.add_eos_token";
+    public const string AddSpacePrefix = "tokenizer.ggml.add_space_prefix";
+
+    // Suffixes of "{arch}.*" keys.
+    public const string ContextLength = "context_length";
+    public const string EmbeddingLength = "embedding_length";
+    public const string FeedForwardLength = "feed_forward_length";
+    public const string BlockCount = "block_count";
+    public const string HeadCount = "attention.head_count";
+    public const string HeadCountKv = "attention.head_count_kv";
+    public const string KeyLength = "attention.key_length";
+    public const string ValueLength = "attention.value_length";
+    public const string RmsEpsilon = "attention.layer_norm_rms_epsilon";
+    public const string RopeDimensionCount = "rope.dimension_count";
+    public const string RopeFreqBase = "rope.freq_base";
+    public const string RopeScalingType = "rope.scaling.type";
+    public const string RopeScalingFactor = "rope.scaling.factor";
+    public const string RopeScalingOriginalContext = "rope.scaling.original_context_length";
+    public const string VocabSize = "vocab_size";
+
+    // Tensor names.
+    public const string TokenEmbedding = "token_embd.weight";
+    public const string OutputNorm = "output_norm.weight";
+    public const string Output = "output.weight";
+    public const string RopeFreqs = "rope_freqs.weight";
+    public const string AttnNorm = "attn_norm.weight";
+    public const string AttnQ = "attn_q.weight";
+    public const string AttnK = "attn_k.weight";
+    public const string AttnV = "attn_v.weight";
+    public const string AttnOutput = "attn_output.weight";
+    public const string FfnNorm = "ffn_norm.weight";
+    public const string FfnGate = "ffn_gate.weight";
+    public const string FfnDown = "ffn_down.weight";
+    public const string FfnUp = "ffn_up.weight";
+#pragma warning restore CS1591
+
+    /// <summary>An architecture-scoped key, e.g. <c>Arch("llama", ContextLength)</c> = <c>llama.context_length</c>.</summary>
+    public static string Arch(string architecture, string suffix) => architecture + "." + suffix;
+
+    /// <summary>A per-block tensor name, e.g. <c>Block(3, AttnQ)</c> = <c>blk.3.attn_q.weight</c>.</summary>
+    public static string Block(int layer, string suffix) => "blk." + layer.ToString(System.Globalization.CultureInfo.InvariantCulture) + "." + suffix;
+}

@@ -1,0 +1,54 @@
+namespace SinkLab.Models;
+
+/// <summary>How RoPE pairs the dimensions of a head.</summary>
+public enum RopeStyle
+{
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]): llama.cpp's <c>LLAMA_ROPE_TYPE_NORM</c>, used by GGUF llama models.</summary>
+    Normal,
+    /// <summary>Halves (x[i], x[i + d/2]): GPT-NeoX ordering, used by qwen2 and others.</summary>
+    NeoX,
+}
+
+/// <summary>
+/// Hyper-parameters of a Llama-family model, normalised once from the file. Derived sizes are members.
+/// </summary>
+public sealed record ModelConfig
+{
+    /// <summary>Architecture name as in <c>general.architecture</c> (e.g. <c>llama</c>).</summary>
+    public required string Architecture { get; init; }
+    /// <summary>Vocabulary size (rows of the embedding matrix).</summary>
+    public required int VocabSize { get; init; }
+    /// <summary>Context length the model was configured with.</summary>
+    public required int ContextLength { get; init; }
+    /// <summary>Width of the residual stream.</summary>
+    public required int Dim { get; init; }
+    /// <summary>Width of the SwiGLU hidden layer.</summary>
+    public required int HiddenDim { get; init; }
+    /// <summary>Number of transformer blocks.</summary>
+    public required int Layers { get; init; }
+    /// <summary>Query heads.</summary>
+    public required int Heads { get; init; }
+    /// <summary>Key/value heads (fewer than <see cref="Heads"/> for grouped-query attention).</summary>
+    public required int KvHeads { get; init; }
+    /// <summary>Dimension of one head.</summary>
+    public required int HeadDim { get; init; }
+    /// <summary>RMSNorm epsilon.</summary>
+    public required float RmsEps { get; init; }
+    /// <summary>RoPE base frequency θ.</summary>
+    public float RopeFreqBase { get; init; } = 10000f;
+    /// <summary>Number of leading dimensions of each head that RoPE rotates.</summary>
+    public required int RopeDim { get; init; }
+    /// <summary>Pairing of rotated dimensions.</summary>
+    public RopeStyle RopeStyle { get; init; } = RopeStyle.Normal;
+    /// <summary>Linear position scaling (1 / <c>rope.scaling.factor</c>; 1 when unscaled).</summary>
+    public float RopeFreqScale { get; init; } = 1f;
+    /// <summary>True when the output projection is the token embedding (no <c>output.weight</c>).</summary>
+    public bool TiedOutput { get; init; }
+
+    /// <summary>Width of all query heads together.</summary>
+    public int QDim => Heads * HeadDim;
+    /// <summary>Width of all key (or value) heads together.</summary>
+    public int KvDim => KvHeads * HeadDim;
+    /// <summary>Query heads sharing one key/value head.</summary>
+    public int GroupSize => Heads / KvHeads;
+}
