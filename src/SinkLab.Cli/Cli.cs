@@ -1,0 +1,80 @@
+using System.CommandLine;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using SinkLab.Gguf;
+using SinkLab.Models;
+using Spectre.Console;
+
+namespace SinkLab.Cli;
+
+/// <summary>What every verb shares: the model argument, --json, --threads, the stderr console, JSON output and
+/// the mapping of errors to one line and an exit code.</summary>
+internal static class Cli
+{
+    /// <summary>Exit code for bad input (malformed file, unsupported model, invalid argument).</summary>
+    public const int BadInput = 2;
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    /// <summary>Progress, tables and logs go to stderr so stdout stays clean for --json.</summary>
+    public static readonly IAnsiConsole Err = AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(Console.Error),
+    });
+
+    public static Argument<string> ModelArgument() => new("model") { Description = "Model file: GGUF, or a llama2.c checkpoint (.bin) with --tokenizer" };
+
+    public static Option<bool> JsonOption() => new("--json") { Description = "Print one JSON object on stdout" };
+
+    public static Option<int> ThreadsOption() => new("--threads", "-t")
+    {
+        Description = "Worker threads",
+        DefaultValueFactory = _ => Environment.ProcessorCount,
+    };
+
+    public static Option<string?> TokenizerOption() => new("--tokenizer")
+    {
+        Description = "llama2.c tokenizer file (tokenizer.bin / tok512.bin) when the model is a llama2.c checkpoint",
+    };
+
+    public static void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
+
+    public static int CheckThreads(int threads)
+        => threads is >= 1 and <= 1024 ? threads : throw new ArgumentOutOfRangeException("--threads", threads, "must be between 1 and 1024");
+
+    /// <summary>Runs a verb; known failures become one line on stderr and exit code 2.</summary>
+    public static int Guard(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (Exception e) when (e is GgufFormatException or ModelNotSupportedException or ArgumentException
+                                      or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"sinklab: error: {OneLine(e)}");
+            return BadInput;
+        }
+    }
+
+    private static string OneLine(Exception e)
+    {
+        string msg = e is ArgumentException { ParamName: { } p } ae && !ae.Message.Contains(p, StringComparison.Ordinal)
+            ? $"{p}: {ae.Message}" : e.Message;
+        return msg.ReplaceLineEndings(" ");
+    }
+
+    public static Model LoadModel(string path, string? tokenizer)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"model file not found: {path}", path);
+        if (tokenizer != null && !File.Exists(tokenizer)) throw new FileNotFoundException($"tokenizer file not found: {tokenizer}", tokenizer);
+        return Model.Load(path, tokenizer);
+    }
+}

@@ -1,0 +1,87 @@
+using System.CommandLine;
+using System.Text;
+using SinkLab.Inference;
+using SinkLab.Models;
+using Spectre.Console;
+
+namespace SinkLab.Cli.Commands;
+
+/// <summary><c>sinklab generate MODEL -p TEXT -n N</c>: sample a continuation, streaming it as it comes.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var model = Cli.ModelArgument();
+        var json = Cli.JsonOption();
+        var threads = Cli.ThreadsOption();
+        var tok = Cli.TokenizerOption();
+        var prompt = new Option<string>("--prompt", "-p") { Description = "Prompt text", Required = true };
+        var n = new Option<int>("--tokens", "-n") { Description = "Tokens to generate", DefaultValueFactory = _ => 128 };
+        var temp = new Option<float>("--temp") { Description = "Temperature (0 = greedy)", DefaultValueFactory = _ => 0f };
+        var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 42 };
+        var topK = new Option<int>("--top-k") { Description = "Top-k (0 = off)", DefaultValueFactory = _ => 0 };
+        var topP = new Option<float>("--top-p") { Description = "Top-p (1 = off)", DefaultValueFactory = _ => 1f };
+        var minP = new Option<float>("--min-p") { Description = "Min-p (0 = off)", DefaultValueFactory = _ => 0f };
+        var repeat = new Option<float>("--repeat-penalty") { Description = "Repetition penalty (1 = off)", DefaultValueFactory = _ => 1f };
+        var repeatN = new Option<int>("--repeat-last-n") { Description = "Window of the repetition penalty", DefaultValueFactory = _ => 64 };
+        var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating after EOS" };
+        var cmd = new Command("generate", "Generate text from a prompt")
+        {
+            model, prompt, n, temp, seed, topK, topP, minP, repeat, repeatN, ignoreEos, threads, tok, json,
+        };
+        cmd.SetAction(r => Cli.Guard(() =>
+        {
+            var sampling = new SamplerOptions
+            {
+                Temperature = r.GetValue(temp), Seed = r.GetValue(seed), TopK = r.GetValue(topK), TopP = r.GetValue(topP),
+                MinP = r.GetValue(minP), RepeatPenalty = r.GetValue(repeat), RepeatLastN = r.GetValue(repeatN),
+            };
+            return Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(prompt)!, r.GetValue(n), sampling,
+                Cli.CheckThreads(r.GetValue(threads)), r.GetValue(ignoreEos), r.GetValue(json));
+        }));
+        return cmd;
+    }
+
+    private static int Run(string path, string? tokenizer, string prompt, int count, SamplerOptions sampling, int threads, bool ignoreEos, bool json)
+    {
+        if (count < 0) throw new ArgumentOutOfRangeException("--tokens", count, "must be ≥ 0");
+        sampling.Validate();
+        using Model m = Cli.LoadModel(path, tokenizer);
+        int[] ids = m.Tokenizer.Encode(prompt);
+        if (ids.Length == 0) throw new ArgumentException("the prompt encodes to no tokens", "--prompt");
+        if (ids.Length >= m.Config.ContextLength)
+            throw new ArgumentException($"the prompt has {ids.Length} tokens; the context holds {m.Config.ContextLength}", "--prompt");
+        using var session = new InferenceSession(m, new SessionOptions { Threads = threads });
+        var sampler = new Sampler(m.Config.VocabSize, sampling);
+        Decoder utf8 = new UTF8Encoding(false, false).GetDecoder();
+        char[] chars = new char[64];
+        if (!json) Console.Out.Write(prompt);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        List<int> all = Generator.Generate(session, ids, count, sampler, onToken: json ? null : t =>
+        {
+            byte[] piece = m.Tokenizer.TokenBytes(t);
+            int nc = utf8.GetChars(piece, 0, piece.Length, chars, 0, flush: false);
+            Console.Out.Write(chars, 0, nc);
+            Console.Out.Flush();
+        }, ignoreEos: ignoreEos);
+        double seconds = sw.Elapsed.TotalSeconds;
+        int generated = all.Count - ids.Length;
+        if (json)
+        {
+            Cli.WriteJson(new
+            {
+                TokenIds = all,
+                Text = m.Tokenizer.Decode(all.ToArray()),
+                PromptTokens = ids.Length,
+                GeneratedTokens = generated,
+                Seconds = seconds,
+            });
+        }
+        else
+        {
+            Console.Out.WriteLine();
+            Cli.Err.MarkupLine($"[grey]{generated} tokens in {seconds:F2} s ({generated / Math.Max(seconds, 1e-9):F0} tok/s)[/]");
+        }
+        return 0;
+    }
+}

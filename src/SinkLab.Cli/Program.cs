@@ -1,0 +1,12 @@
+using System.CommandLine;
+using SinkLab.Cli.Commands;
+
+var root = new RootCommand("SinkLab: run, inspect and stream GGUF language models, and study attention sinks.")
+{
+    InfoCommand.Create(),
+    GenerateCommand.Create(),
+    PerplexityCommand.Create(),
+    BenchCommand.Create(),
+    ConvertCommand.Create(),
+};
+return root.Parse(args).Invoke();

@@ -1,0 +1,82 @@
+using SinkLab.Inference;
+using SinkLab.Models;
+
+namespace SinkLab.Evaluation;
+
+/// <summary>Result of <see cref="Perplexity.Run"/>.</summary>
+/// <param name="Ppl">exp(mean NLL) over all scored tokens.</param>
+/// <param name="PplStdErr">Standard error of the perplexity, as llama.cpp reports it (±).</param>
+/// <param name="Chunks">Chunks evaluated.</param>
+/// <param name="Tokens">Tokens in the tokenized text (BOS included).</param>
+/// <param name="ScoredTokens">Next-token predictions scored.</param>
+/// <param name="RunningPpl">Perplexity over chunks 1..k after each chunk k.</param>
+/// <param name="Context">Chunk length.</param>
+public sealed record PerplexityResult(double Ppl, double PplStdErr, int Chunks, int Tokens, long ScoredTokens, double[] RunningPpl, int Context);
+
+/// <summary>
+/// Perplexity by llama.cpp's <c>llama-perplexity</c> protocol: tokenize the whole text once (BOS first); cut it into
+/// consecutive chunks of n_ctx tokens; put BOS in each chunk's first slot; evaluate the chunk from an empty cache;
+/// score only the second half: the logits at positions n_ctx/2 .. n_ctx−2 predicting the tokens after them.
+/// </summary>
+public static class Perplexity
+{
+    /// <summary>Runs the protocol on <paramref name="text"/>.</summary>
+    /// <param name="model">The model.</param>
+    /// <param name="text">Whole evaluation text.</param>
+    /// <param name="context">Chunk length n_ctx (≥ 8, ≤ the model's context unless larger caches are wanted).</param>
+    /// <param name="maxChunks">Stop after this many chunks (null: all).</param>
+    /// <param name="threads">Worker threads.</param>
+    /// <param name="progress">Receives (chunks done, chunks total).</param>
+    /// <exception cref="ArgumentException">Text too short for two chunks, or a bad setting.</exception>
+    public static PerplexityResult Run(Model model, string text, int context, int? maxChunks = null, int threads = 1,
+        IProgress<(int Done, int Total)>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(text);
+        if (context < 8) throw new ArgumentOutOfRangeException(nameof(context), context, "context must be at least 8 tokens");
+        if (maxChunks is <= 0) throw new ArgumentOutOfRangeException(nameof(maxChunks), maxChunks, "chunks must be positive");
+        int[] tokens = model.Tokenizer.Encode(text, addSpecial: true);
+        if (tokens.Length < 2 * context)
+            throw new ArgumentException($"the text has {tokens.Length} tokens; perplexity with a context of {context} needs at least {2 * context}", nameof(text));
+        int chunks = tokens.Length / context;
+        if (maxChunks is int m) chunks = Math.Min(chunks, m);
+        int vocab = model.Config.VocabSize, first = context / 2, bos = model.Tokenizer.BosId;
+
+        using var session = new InferenceSession(model, new SessionOptions { Threads = threads, ContextSize = context, BatchSize = context });
+        float[] logits = new float[context * vocab];
+        int[] chunk = new int[context];
+        double nll = 0, nll2 = 0;
+        long count = 0;
+        var running = new double[chunks];
+        for (int c = 0; c < chunks; c++)
+        {
+            Array.Copy(tokens, c * context, chunk, 0, context);
+            if (bos >= 0) chunk[0] = bos;
+            session.Reset();
+            session.Evaluate(chunk, logits);
+            for (int j = first; j < context - 1; j++)
+            {
+                double v = -LogSoftmaxAt(logits.AsSpan(j * vocab, vocab), tokens[c * context + j + 1]);
+                nll += v;
+                nll2 += v * v;
+                count++;
+            }
+            running[c] = Math.Exp(nll / count);
+            progress?.Report((c + 1, chunks));
+        }
+        double mean = nll / count, var = nll2 / count - mean * mean;
+        double ppl = Math.Exp(mean);
+        double err = var > 0 && count > 1 ? ppl * Math.Sqrt(var / (count - 1)) : 0;
+        return new PerplexityResult(ppl, err, chunks, tokens.Length, count, running, context);
+    }
+
+    /// <summary>log softmax(logits)[token], with the sum of exponentials in double as llama.cpp computes it.</summary>
+    public static double LogSoftmaxAt(ReadOnlySpan<float> logits, int token)
+    {
+        float max = logits[0];
+        foreach (float l in logits) max = Math.Max(max, l);
+        double sum = 0;
+        foreach (float l in logits) sum += MathF.Exp(l - max);
+        return logits[token] - max - Math.Log(sum);
+    }
+}

@@ -1,0 +1,201 @@
+using System.Numerics.Tensors;
+using SinkLab.Kernels;
+using SinkLab.Models;
+
+namespace SinkLab.Inference;
+
+/// <summary>
+/// Runs a <see cref="Model"/> over a dense KV cache: batched prefill (matrix × matrix) and single-token decode
+/// (matrix × vector). Every buffer is allocated once, here; a forward step allocates nothing.
+/// Not thread-safe: one session per concurrent stream.
+/// </summary>
+public sealed unsafe partial class InferenceSession : IDisposable
+{
+    private readonly ModelConfig _c;
+    private readonly ModelWeights _w;
+    private readonly WorkerPool _pool;
+    private readonly MatMul _matmul;
+    private readonly AttentionJob _attention;
+    private readonly int _batch;
+    // Scratch, pinned; shapes in tokens × width.
+    private readonly float[] _x, _xb, _q, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _tmp;
+    private readonly double[] _invFreq;
+    private readonly float[] _keyCache, _valueCache;   // per layer and KV head: keys [dim][position] (after RoPE), values [position][dim]
+
+    /// <summary>Creates a session; <paramref name="options"/> defaults to one thread and the model's context.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Threads, context or batch size below 1.</exception>
+    public InferenceSession(Model model, SessionOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        options ??= new SessionOptions();
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
+        ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize, nameof(options.ContextSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1, nameof(options.BatchSize));
+        Model = model;
+        _c = model.Config;
+        _w = model.Weights;
+        ContextSize = options.ContextSize > 0 ? options.ContextSize : _c.ContextLength;
+        _batch = Math.Min(options.BatchSize, ContextSize);
+        Threads = options.Threads;
+        _pool = new WorkerPool(options.Threads);
+        int maxCols = Math.Max(Math.Max(_c.Dim, _c.HiddenDim), _c.QDim);
+        _matmul = new MatMul(_pool, _batch, maxCols);
+        _attention = new AttentionJob(this);
+
+        float[] P(long n) => GC.AllocateArray<float>(checked((int)n), pinned: true);
+        _x = P((long)_batch * _c.Dim);
+        _xb = P((long)_batch * Math.Max(_c.Dim, _c.QDim));
+        _q = P((long)_batch * _c.QDim);
+        _k = P((long)_batch * _c.KvDim);
+        _v = P((long)_batch * _c.KvDim);
+        _att = P((long)_batch * _c.QDim);
+        _hb = P((long)_batch * _c.HiddenDim);
+        _hb2 = P((long)_batch * _c.HiddenDim);
+        _logits = P(_c.VocabSize);
+        _tmp = P(HiddenOrDim(_c));
+        _ropeCos = P(_c.RopeDim / 2);
+        _ropeSin = P(_c.RopeDim / 2);
+        _keyCache = P((long)_c.Layers * ContextSize * _c.KvDim);
+        _valueCache = P((long)_c.Layers * ContextSize * _c.KvDim);
+        _invFreq = new double[_c.RopeDim / 2];
+        for (int i = 0; i < _invFreq.Length; i++)
+        {
+            double f = Math.Pow(_c.RopeFreqBase, -2.0 * i / _c.RopeDim) * _c.RopeFreqScale;
+            if (_w.RopeFreqFactors is { } ff) f /= ff[i];
+            _invFreq[i] = f;
+        }
+        _attention.Allocate(Threads, ContextSize);
+    }
+
+    /// <summary>The model this session runs.</summary>
+    public Model Model { get; }
+    /// <summary>Worker threads.</summary>
+    public int Threads { get; }
+    /// <summary>Capacity of the KV cache in tokens.</summary>
+    public int ContextSize { get; }
+    /// <summary>Tokens currently in the KV cache (the position of the next token).</summary>
+    public int Position { get; private set; }
+    /// <summary>Logits of the last token processed by <see cref="Decode"/> or <see cref="Prefill"/>.</summary>
+    public ReadOnlySpan<float> Logits => _logits;
+
+    /// <summary>Empties the KV cache.</summary>
+    public void Reset() => Position = 0;
+
+    /// <summary>Feeds one token and returns the next-token logits.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Token id outside the vocabulary.</exception>
+    /// <exception cref="InvalidOperationException">The context is full.</exception>
+    public ReadOnlySpan<float> Decode(int token)
+    {
+        ReadOnlySpan<int> one = [token];
+        Forward(one, _logits, lastOnly: true);
+        return _logits;
+    }
+
+    /// <summary>Feeds tokens (in batches) and returns the logits after the last one.</summary>
+    public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens)
+    {
+        Forward(tokens, _logits, lastOnly: true);
+        return _logits;
+    }
+
+    /// <summary>Feeds tokens and writes the logits of every one of them into <paramref name="logits"/>
+    /// (tokens.Length × VocabSize, row t predicting token t + 1).</summary>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> is too small.</exception>
+    public void Evaluate(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        if (logits.Length < (long)tokens.Length * _c.VocabSize)
+            throw new ArgumentException($"logits needs {tokens.Length} × {_c.VocabSize} floats", nameof(logits));
+        Forward(tokens, logits, lastOnly: false);
+    }
+
+    private void Forward(ReadOnlySpan<int> tokens, Span<float> logits, bool lastOnly)
+    {
+        if (tokens.Length == 0) return;
+        if (Position + tokens.Length > ContextSize)
+            throw new InvalidOperationException($"context full: {Position} + {tokens.Length} tokens exceed the cache of {ContextSize}");
+        foreach (int t in tokens)
+            if ((uint)t >= (uint)_c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id outside the vocabulary of {_c.VocabSize}");
+        for (int start = 0; start < tokens.Length; start += _batch)
+        {
+            int n = Math.Min(_batch, tokens.Length - start);
+            bool last = start + n == tokens.Length;
+            Span<float> dst = lastOnly ? logits : logits.Slice(start * _c.VocabSize, n * _c.VocabSize);
+            ForwardBatch(tokens.Slice(start, n), dst, lastOnly ? (last ? 1 : 0) : n);
+        }
+    }
+
+    /// <summary>One batch of n tokens at positions Position..Position+n-1; writes logits of the last
+    /// <paramref name="logitRows"/> tokens.</summary>
+    private void ForwardBatch(ReadOnlySpan<int> tokens, Span<float> logits, int logitRows)
+    {
+        int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QDim, hidden = _c.HiddenDim;
+        int pos0 = Position;
+        for (int t = 0; t < n; t++) _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
+
+        fixed (float* x = _x, xb = _xb, q = _q, k = _k, v = _v, att = _att, hb = _hb, hb2 = _hb2)
+        {
+            for (int l = 0; l < _c.Layers; l++)
+            {
+                LayerWeights lw = _w.Layers[l];
+                for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.AttnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
+                _matmul.Run(lw.Wq, xb, dim, n, q, qDim);
+                _matmul.Run(lw.Wk, xb, dim, n, k, kvDim);
+                _matmul.Run(lw.Wv, xb, dim, n, v, kvDim);
+                long layerBase = (long)l * ContextSize * kvDim;
+                for (int t = 0; t < n; t++)
+                {
+                    SetRopeAngles(pos0 + t);
+                    bool neox = _c.RopeStyle == RopeStyle.NeoX;
+                    Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, _ropeCos, _ropeSin, neox);
+                    Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, _ropeCos, _ropeSin, neox);
+                    StoreKv(layerBase, pos0 + t, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+                }
+                _attention.Run(_pool, layerBase, n, pos0);
+                _matmul.Run(lw.Wo, att, qDim, n, xb, dim);
+                TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+
+                for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.FfnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
+                _matmul.Run(lw.FfnGate, xb, dim, n, hb, hidden);
+                _matmul.Run(lw.FfnUp, xb, dim, n, hb2, hidden);
+                for (int t = 0; t < n; t++)
+                    Ops.SwiGlu(_hb.AsSpan(t * hidden, hidden), _hb2.AsSpan(t * hidden, hidden), _tmp);
+                _matmul.Run(lw.FfnDown, hb, hidden, n, xb, dim);
+                TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+            }
+            Position = pos0 + n;
+            if (logitRows == 0) return;
+            int first = n - logitRows;
+            for (int t = first; t < n; t++)
+                Ops.RmsNorm(_x.AsSpan(t * dim, dim), _w.OutputNorm, _c.RmsEps, _xb.AsSpan((t - first) * dim, dim));
+            fixed (float* lg = logits)
+                _matmul.Run(_w.Output, xb, dim, logitRows, lg, _c.VocabSize);
+        }
+    }
+
+    /// <summary>Writes one token's keys (transposed, [kvHead][dim][position]) and values ([kvHead][position][dim]).</summary>
+    private void StoreKv(long layerBase, int position, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        int hd = _c.HeadDim;
+        for (int h = 0; h < _c.KvHeads; h++)
+        {
+            long headBase = layerBase + (long)h * hd * ContextSize;
+            for (int d = 0; d < hd; d++) _keyCache[headBase + (long)d * ContextSize + position] = k[h * hd + d];
+            v.Slice(h * hd, hd).CopyTo(_valueCache.AsSpan((int)(headBase + (long)position * hd), hd));
+        }
+    }
+
+    private static int HiddenOrDim(ModelConfig c) => Math.Max(c.HiddenDim, c.Dim);
+
+    private void SetRopeAngles(int position)
+    {
+        for (int i = 0; i < _invFreq.Length; i++)
+        {
+            double theta = position * _invFreq[i];
+            _ropeCos[i] = (float)Math.Cos(theta);
+            _ropeSin[i] = (float)Math.Sin(theta);
+        }
+    }
+
+    /// <summary>Stops the worker threads.</summary>
+    public void Dispose() => _pool.Dispose();
+}

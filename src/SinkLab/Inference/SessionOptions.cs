@@ -1,0 +1,12 @@
+namespace SinkLab.Inference;
+
+/// <summary>Settings of one <see cref="InferenceSession"/>.</summary>
+public sealed record SessionOptions
+{
+    /// <summary>Worker threads (the calling thread counts as one). Default 1.</summary>
+    public int Threads { get; init; } = 1;
+    /// <summary>Tokens the KV cache holds; 0 means the model's context length.</summary>
+    public int ContextSize { get; init; }
+    /// <summary>Most tokens one forward step processes together (prefill batch).</summary>
+    public int BatchSize { get; init; } = 512;
+}

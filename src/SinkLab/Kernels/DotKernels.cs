@@ -1,0 +1,153 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using SinkLab.Gguf;
+
+namespace SinkLab.Kernels;
+
+/// <summary>
+/// Row · vector dot products for every weight type, each with a scalar reference next to the SIMD one.
+/// Quantized weights (Q8_0, Q4_0) are multiplied with the activation quantized to Q8_0 blocks, as ggml does
+/// (<c>ggml_vec_dot_q8_0_q8_0</c>, <c>ggml_vec_dot_q4_0_q8_0</c>): integer dot per block, scaled by both d.
+/// </summary>
+internal static class DotKernels
+{
+    // ---- F32 ----
+    public static float DotF32(ReadOnlySpan<float> w, ReadOnlySpan<float> x) => TensorPrimitives.Dot(w, x);
+
+    public static float DotF32Scalar(ReadOnlySpan<float> w, ReadOnlySpan<float> x)
+    {
+        double s = 0;
+        for (int i = 0; i < w.Length; i++) s += (double)w[i] * x[i];
+        return (float)s;
+    }
+
+    // ---- F16 ----
+    public static float DotF16(ReadOnlySpan<Half> w, ReadOnlySpan<float> x)
+    {
+        Span<float> tmp = stackalloc float[256];
+        float sum = 0;
+        for (int i = 0; i < w.Length; i += 256)
+        {
+            int n = Math.Min(256, w.Length - i);
+            TensorPrimitives.ConvertToSingle(w.Slice(i, n), tmp[..n]);
+            sum += TensorPrimitives.Dot(tmp[..n], x.Slice(i, n));
+        }
+        return sum;
+    }
+
+    public static float DotF16Scalar(ReadOnlySpan<Half> w, ReadOnlySpan<float> x)
+    {
+        double s = 0;
+        for (int i = 0; i < w.Length; i++) s += (double)(float)w[i] * x[i];
+        return (float)s;
+    }
+
+    // ---- BF16 ----
+    public static float DotBf16(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x)
+    {
+        ref ushort wr = ref MemoryMarshal.GetReference(w);
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        int n = w.Length, i = 0;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            Vector512<float> acc = Vector512<float>.Zero;
+            for (; i <= n - 16; i += 16)
+            {
+                Vector512<uint> bits = Vector512.WidenLower(Vector512.Create(Vector256.LoadUnsafe(ref wr, (nuint)i), Vector256<ushort>.Zero));
+                acc = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(bits, 16).AsSingle(), Vector512.LoadUnsafe(ref xr, (nuint)i), acc);
+            }
+            sum = Vector512.Sum(acc);
+        }
+        else if (Vector256.IsHardwareAccelerated && n >= 8)
+        {
+            Vector256<float> acc = Vector256<float>.Zero;
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256<uint> bits = Vector256.WidenLower(Vector256.Create(Vector128.LoadUnsafe(ref wr, (nuint)i), Vector128<ushort>.Zero));
+                acc = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(bits, 16).AsSingle(), Vector256.LoadUnsafe(ref xr, (nuint)i), acc);
+            }
+            sum = Vector256.Sum(acc);
+        }
+        else if (Vector128.IsHardwareAccelerated && n >= 4)
+        {
+            Vector128<float> acc = Vector128<float>.Zero;
+            for (; i <= n - 4; i += 4)
+            {
+                Vector128<uint> bits = Vector128.WidenLower(Vector128.Create(Vector64.LoadUnsafe(ref wr, (nuint)i), Vector64<ushort>.Zero));
+                acc += Vector128.ShiftLeft(bits, 16).AsSingle() * Vector128.LoadUnsafe(ref xr, (nuint)i);
+            }
+            sum = Vector128.Sum(acc);
+        }
+        for (; i < n; i++) sum += Quantizer.Bf16ToFloat(w[i]) * x[i];
+        return sum;
+    }
+
+    public static float DotBf16Scalar(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x)
+    {
+        double s = 0;
+        for (int i = 0; i < w.Length; i++) s += (double)Quantizer.Bf16ToFloat(w[i]) * x[i];
+        return (float)s;
+    }
+
+    // ---- Q8_0 × Q8_0 ----
+    public static float DotQ8_0(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
+    {
+        float sum = 0;
+        for (int b = 0; b < w.Length; b++)
+        {
+            ref BlockQ8_0 wb = ref Unsafe.AsRef(in w[b]);
+            ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
+            int isum = Int8Dot.Dot32(ref wb.Qs[0], ref xb.Qs[0]);
+            sum += isum * ((float)wb.D * (float)xb.D);
+        }
+        return sum;
+    }
+
+    public static float DotQ8_0Scalar(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
+    {
+        float sum = 0;
+        for (int b = 0; b < w.Length; b++)
+        {
+            int isum = 0;
+            for (int j = 0; j < 32; j++) isum += w[b].Qs[j] * x[b].Qs[j];
+            sum += isum * ((float)w[b].D * (float)x[b].D);
+        }
+        return sum;
+    }
+
+    // ---- Q4_0 × Q8_0 ----
+    public static float DotQ4_0(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
+    {
+        Span<sbyte> unpacked = stackalloc sbyte[32];
+        ref sbyte u = ref MemoryMarshal.GetReference(unpacked);
+        float sum = 0;
+        for (int b = 0; b < w.Length; b++)
+        {
+            ref BlockQ4_0 wb = ref Unsafe.AsRef(in w[b]);
+            ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
+            Int8Dot.UnpackQ4(ref wb.Qs[0], ref u);
+            int isum = Int8Dot.Dot32(ref u, ref xb.Qs[0]);
+            sum += isum * ((float)wb.D * (float)xb.D);
+        }
+        return sum;
+    }
+
+    public static float DotQ4_0Scalar(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
+    {
+        float sum = 0;
+        for (int b = 0; b < w.Length; b++)
+        {
+            int isum = 0;
+            for (int j = 0; j < 16; j++)
+            {
+                byte q = w[b].Qs[j];
+                isum += ((q & 0xF) - 8) * x[b].Qs[j] + ((q >> 4) - 8) * x[b].Qs[j + 16];
+            }
+            sum += isum * ((float)w[b].D * (float)x[b].D);
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,53 @@
+using System.Numerics.Tensors;
+
+namespace SinkLab.Kernels;
+
+/// <summary>Element-wise operators of the forward pass (RMSNorm, RoPE, softmax, SwiGLU) over spans.</summary>
+internal static class Ops
+{
+    /// <summary>y = x / sqrt(mean(x²) + eps) ⊙ g.</summary>
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> g, float eps, Span<float> y)
+    {
+        float ss = TensorPrimitives.SumOfSquares(x);
+        float scale = 1f / MathF.Sqrt(ss / x.Length + eps);
+        TensorPrimitives.Multiply(x, scale, y);
+        TensorPrimitives.Multiply(y, g, y);
+    }
+
+    /// <summary>Rotates each head of <paramref name="x"/> (heads × headDim) by the angles whose cos/sin are given
+    /// for the first <c>2·cos.Length</c> dimensions; adjacent pairs (normal) or halves (NeoX).</summary>
+    public static void Rope(Span<float> x, int heads, int headDim, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin, bool neox)
+    {
+        int half = cos.Length;
+        for (int h = 0; h < heads; h++)
+        {
+            Span<float> v = x.Slice(h * headDim, headDim);
+            for (int i = 0; i < half; i++)
+            {
+                int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+                float x0 = v[a], x1 = v[b], c = cos[i], s = sin[i];
+                v[a] = x0 * c - x1 * s;
+                v[b] = x0 * s + x1 * c;
+            }
+        }
+    }
+
+    /// <summary>In-place softmax with the maximum subtracted.</summary>
+    public static void Softmax(Span<float> x)
+    {
+        if (x.Length == 0) return;
+        float max = TensorPrimitives.Max(x);
+        TensorPrimitives.Subtract(x, max, x);
+        TensorPrimitives.Exp(x, x);
+        float sum = TensorPrimitives.Sum(x);
+        TensorPrimitives.Multiply(x, 1f / sum, x);
+    }
+
+    /// <summary>gate ← silu(gate) ⊙ up.</summary>
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up, Span<float> tmp)
+    {
+        TensorPrimitives.Sigmoid(gate, tmp);
+        TensorPrimitives.Multiply(gate, tmp, gate);
+        TensorPrimitives.Multiply(gate, up, gate);
+    }
+}

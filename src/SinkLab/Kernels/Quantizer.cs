@@ -1,0 +1,116 @@
+using System.Runtime.InteropServices;
+using SinkLab.Gguf;
+
+namespace SinkLab.Kernels;
+
+/// <summary>
+/// Converts float rows to and from ggml's block formats, with the rounding of ggml's reference quantizers
+/// (<c>quantize_row_q8_0_ref</c>, <c>quantize_row_q4_0_ref</c>). Used to build fixtures and quantized files.
+/// </summary>
+public static class Quantizer
+{
+    /// <summary>Types this class converts.</summary>
+    public static bool Supports(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0;
+
+    /// <summary>Encodes <paramref name="x"/> (length a multiple of the block size) as <paramref name="type"/>.</summary>
+    /// <exception cref="ArgumentException">Unsupported type or a length that is not whole blocks.</exception>
+    public static byte[] Quantize(GgmlType type, ReadOnlySpan<float> x)
+    {
+        var bytes = new byte[GgmlTypeInfo.ByteSize(type, x.Length)];
+        switch (type)
+        {
+            case GgmlType.F32: MemoryMarshal.AsBytes(x).CopyTo(bytes); break;
+            case GgmlType.F16:
+                var h = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+                for (int i = 0; i < x.Length; i++) h[i] = (Half)x[i];
+                break;
+            case GgmlType.BF16:
+                var b = MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan());
+                for (int i = 0; i < x.Length; i++) b[i] = FloatToBf16(x[i]);
+                break;
+            case GgmlType.Q8_0: QuantizeQ8_0(x, MemoryMarshal.Cast<byte, BlockQ8_0>(bytes.AsSpan())); break;
+            case GgmlType.Q4_0: QuantizeQ4_0(x, MemoryMarshal.Cast<byte, BlockQ4_0>(bytes.AsSpan())); break;
+            default: throw new ArgumentException($"quantizing to {type} is not supported", nameof(type));
+        }
+        return bytes;
+    }
+
+    /// <summary>Decodes <paramref name="src"/> (whole blocks of <paramref name="type"/>) into <paramref name="dst"/>.</summary>
+    public static void Dequantize(GgmlType type, ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        switch (type)
+        {
+            case GgmlType.F32: MemoryMarshal.Cast<byte, float>(src)[..dst.Length].CopyTo(dst); break;
+            case GgmlType.F16:
+                var h = MemoryMarshal.Cast<byte, Half>(src);
+                for (int i = 0; i < dst.Length; i++) dst[i] = (float)h[i];
+                break;
+            case GgmlType.BF16:
+                var b = MemoryMarshal.Cast<byte, ushort>(src);
+                for (int i = 0; i < dst.Length; i++) dst[i] = Bf16ToFloat(b[i]);
+                break;
+            case GgmlType.Q8_0:
+                var q8 = MemoryMarshal.Cast<byte, BlockQ8_0>(src);
+                for (int i = 0; i < dst.Length; i++) dst[i] = (float)q8[i / 32].D * q8[i / 32].Qs[i % 32];
+                break;
+            case GgmlType.Q4_0:
+                var q4 = MemoryMarshal.Cast<byte, BlockQ4_0>(src);
+                for (int i = 0; i < dst.Length; i++)
+                {
+                    int j = i % 32;
+                    byte packed = q4[i / 32].Qs[j & 15];
+                    int nib = j < 16 ? packed & 0xF : packed >> 4;
+                    dst[i] = (float)q4[i / 32].D * (nib - 8);
+                }
+                break;
+            default: throw new ArgumentException($"dequantizing {type} is not supported", nameof(type));
+        }
+    }
+
+    /// <summary>Round-to-nearest-even float → bfloat16 (NaN kept quiet), as ggml's <c>ggml_compute_fp32_to_bf16</c>.</summary>
+    public static ushort FloatToBf16(float f)
+    {
+        uint u = BitConverter.SingleToUInt32Bits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) return (ushort)((u >> 16) | 64);
+        return (ushort)((u + (0x7fff + ((u >> 16) & 1))) >> 16);
+    }
+
+    /// <summary>bfloat16 → float (exact).</summary>
+    public static float Bf16ToFloat(ushort b) => BitConverter.UInt32BitsToSingle((uint)b << 16);
+
+    /// <summary>ggml's <c>quantize_row_q8_0_ref</c>: d = max|x| / 127, q = round(x / d).</summary>
+    public static void QuantizeQ8_0(ReadOnlySpan<float> x, Span<BlockQ8_0> y)
+    {
+        for (int b = 0; b < y.Length; b++)
+        {
+            ReadOnlySpan<float> xs = x.Slice(b * 32, 32);
+            float amax = 0;
+            foreach (float v in xs) amax = MathF.Max(amax, MathF.Abs(v));
+            float d = amax / 127f;
+            float id = d != 0 ? 1f / d : 0f;
+            y[b].D = (Half)d;
+            for (int j = 0; j < 32; j++) y[b].Qs[j] = (sbyte)MathF.Round(xs[j] * id, MidpointRounding.AwayFromZero);
+        }
+    }
+
+    /// <summary>ggml's <c>quantize_row_q4_0_ref</c>: d = (signed value of largest magnitude) / −8, q = min(15, ⌊x/d + 8.5⌋).</summary>
+    public static void QuantizeQ4_0(ReadOnlySpan<float> x, Span<BlockQ4_0> y)
+    {
+        for (int b = 0; b < y.Length; b++)
+        {
+            ReadOnlySpan<float> xs = x.Slice(b * 32, 32);
+            float amax = 0, max = 0;
+            foreach (float v in xs)
+                if (amax < MathF.Abs(v)) { amax = MathF.Abs(v); max = v; }
+            float d = max / -8f;
+            float id = d != 0 ? 1f / d : 0f;
+            y[b].D = (Half)d;
+            for (int j = 0; j < 16; j++)
+            {
+                int x0 = Math.Min(15, (int)(sbyte)(xs[j] * id + 8.5f));
+                int x1 = Math.Min(15, (int)(sbyte)(xs[j + 16] * id + 8.5f));
+                y[b].Qs[j] = (byte)(x0 | (x1 << 4));
+            }
+        }
+    }
+}

@@ -1,0 +1,30 @@
+using SinkLab.Gguf;
+
+namespace SinkLab.Models;
+
+/// <summary>What distinguishes one Llama-family architecture from another; one row per architecture.</summary>
+/// <param name="Name">Value of <c>general.architecture</c>.</param>
+/// <param name="Rope">RoPE pairing the architecture uses.</param>
+public sealed record ArchitectureSpec(string Name, RopeStyle Rope);
+
+/// <summary>
+/// The architectures SinkLab runs. Adding one that shares the Llama graph is one row here; keys and tensor names
+/// come from <see cref="GgufKeys"/>.
+/// </summary>
+public static class ArchitectureRegistry
+{
+    private static readonly Dictionary<string, ArchitectureSpec> Specs = new(StringComparer.Ordinal)
+    {
+        ["llama"] = new("llama", RopeStyle.Normal),
+    };
+
+    /// <summary>Names of the supported architectures.</summary>
+    public static IReadOnlyCollection<string> Supported => Specs.Keys;
+
+    /// <summary>The row for <paramref name="architecture"/>.</summary>
+    /// <exception cref="ModelNotSupportedException">The architecture is not in the table.</exception>
+    public static ArchitectureSpec Get(string architecture, string file)
+        => Specs.TryGetValue(architecture, out ArchitectureSpec? spec) ? spec
+            : throw new ModelNotSupportedException(architecture,
+                $"{file}: architecture '{architecture}' is not supported (supported: {string.Join(", ", Specs.Keys)})");
+}
