@@ -66,8 +66,14 @@ internal static class Cli
 
     private static string OneLine(Exception e)
     {
-        string msg = e is ArgumentException { ParamName: { } p } ae && !ae.Message.Contains(p, StringComparison.Ordinal)
-            ? $"{p}: {ae.Message}" : e.Message;
+        string msg = e.Message;
+        if (e is ArgumentException { ParamName: { } name } ae)
+        {
+            int cut = msg.IndexOf(" (Parameter '", StringComparison.Ordinal);
+            if (cut >= 0) msg = msg[..cut];
+            msg = $"{name}: {msg}";
+            if (ae is ArgumentOutOfRangeException { ActualValue: { } actual }) msg += $" (got {actual})";
+        }
         return msg.ReplaceLineEndings(" ");
     }
 
@@ -77,4 +83,31 @@ internal static class Cli
         if (tokenizer != null && !File.Exists(tokenizer)) throw new FileNotFoundException($"tokenizer file not found: {tokenizer}", tokenizer);
         return Model.Load(path, tokenizer);
     }
+
+    /// <summary>Runs <paramref name="work"/> with a progress bar on stderr when stderr is a terminal; otherwise quietly.</summary>
+    public static void WithProgress(string label, Action<IProgress<(int Done, int Total)>?> work)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            work(null);
+            return;
+        }
+        Err.Progress().AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(pc =>
+            {
+                ProgressTask task = pc.AddTask(label, maxValue: 1);
+                work(new SyncProgress<(int Done, int Total)>(p =>
+                {
+                    task.MaxValue = p.Total;
+                    task.Value = p.Done;
+                }));
+            });
+    }
+}
+
+/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (no synchronisation context hop).</summary>
+internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+{
+    public void Report(T value) => report(value);
 }

@@ -34,17 +34,7 @@ internal static class PerplexityCommand
         string text = File.ReadAllText(file);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         PerplexityResult result = null!;
-        Cli.Err.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(pc =>
-            {
-                ProgressTask task = pc.AddTask("perplexity", maxValue: 1);
-                var progress = new SyncProgress<(int Done, int Total)>(p =>
-                {
-                    task.MaxValue = p.Total;
-                    task.Value = p.Done;
-                });
-                result = Perplexity.Run(m, text, ctx, chunks, threads, progress);
-            });
+        Cli.WithProgress("perplexity", progress => result = Perplexity.Run(m, text, ctx, chunks, threads, progress));
         double seconds = sw.Elapsed.TotalSeconds;
         if (json)
         {
@@ -65,10 +55,4 @@ internal static class PerplexityCommand
         Console.Out.WriteLine($"PPL = {result.Ppl:F4} +/- {result.PplStdErr:F4} ({result.Chunks} chunks of {ctx}, {result.ScoredTokens} tokens scored, {seconds:F1} s)");
         return 0;
     }
-}
-
-/// <summary>An <see cref="IProgress{T}"/> that reports on the caller's thread (no synchronisation context hop).</summary>
-internal sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-{
-    public void Report(T value) => report(value);
 }

@@ -25,7 +25,7 @@ public static class Perplexity
     /// <param name="text">Whole evaluation text.</param>
     /// <param name="context">Chunk length n_ctx (≥ 8, ≤ the model's context unless larger caches are wanted).</param>
     /// <param name="maxChunks">Stop after this many chunks (null: all).</param>
-    /// <param name="threads">Worker threads.</param>
+    /// <param name="threads">Chunks evaluated at once, each on its own thread and session.</param>
     /// <param name="progress">Receives (chunks done, chunks total).</param>
     /// <exception cref="ArgumentException">Text too short for two chunks, or a bad setting.</exception>
     public static PerplexityResult Run(Model model, string text, int context, int? maxChunks = null, int threads = 1,
@@ -42,32 +42,58 @@ public static class Perplexity
         if (maxChunks is int m) chunks = Math.Min(chunks, m);
         int vocab = model.Config.VocabSize, first = context / 2, bos = model.Tokenizer.BosId;
 
-        using var session = new InferenceSession(model, new SessionOptions { Threads = threads, ContextSize = context, BatchSize = context });
-        float[] logits = new float[context * vocab];
-        int[] chunk = new int[context];
+        // Chunks are independent: each worker thread runs whole chunks in its own single-threaded session, which
+        // scales better than splitting every small matrix product. Sums are combined in chunk order, so the result
+        // does not depend on the thread count.
+        var chunkNll = new double[chunks];
+        var chunkNll2 = new double[chunks];
+        int done = 0;
+        var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) };
+        Parallel.For(0, chunks, options,
+            () => new ChunkWorker(model, context),
+            (c, _, worker) =>
+            {
+                Span<int> chunk = worker.Chunk;
+                tokens.AsSpan(c * context, context).CopyTo(chunk);
+                if (bos >= 0) chunk[0] = bos;
+                worker.Session.Reset();
+                worker.Session.Evaluate(chunk, worker.Logits);
+                double sum = 0, sum2 = 0;
+                for (int j = first; j < context - 1; j++)
+                {
+                    double v = -LogSoftmaxAt(worker.Logits.AsSpan(j * vocab, vocab), tokens[c * context + j + 1]);
+                    sum += v;
+                    sum2 += v * v;
+                }
+                chunkNll[c] = sum;
+                chunkNll2[c] = sum2;
+                int finished = Interlocked.Increment(ref done);
+                if (progress != null) lock (chunkNll) progress.Report((finished, chunks));
+                return worker;
+            },
+            worker => worker.Session.Dispose());
+
         double nll = 0, nll2 = 0;
         long count = 0;
         var running = new double[chunks];
         for (int c = 0; c < chunks; c++)
         {
-            Array.Copy(tokens, c * context, chunk, 0, context);
-            if (bos >= 0) chunk[0] = bos;
-            session.Reset();
-            session.Evaluate(chunk, logits);
-            for (int j = first; j < context - 1; j++)
-            {
-                double v = -LogSoftmaxAt(logits.AsSpan(j * vocab, vocab), tokens[c * context + j + 1]);
-                nll += v;
-                nll2 += v * v;
-                count++;
-            }
+            nll += chunkNll[c];
+            nll2 += chunkNll2[c];
+            count += context - 1 - first;
             running[c] = Math.Exp(nll / count);
-            progress?.Report((c + 1, chunks));
         }
         double mean = nll / count, var = nll2 / count - mean * mean;
         double ppl = Math.Exp(mean);
         double err = var > 0 && count > 1 ? ppl * Math.Sqrt(var / (count - 1)) : 0;
         return new PerplexityResult(ppl, err, chunks, tokens.Length, count, running, context);
+    }
+
+    private sealed class ChunkWorker(Model model, int context)
+    {
+        public InferenceSession Session { get; } = new(model, new SessionOptions { Threads = 1, ContextSize = context, BatchSize = context });
+        public float[] Logits { get; } = new float[context * model.Config.VocabSize];
+        public int[] Chunk { get; } = new int[context];
     }
 
     /// <summary>log softmax(logits)[token], with the sum of exponentials in double as llama.cpp computes it.</summary>

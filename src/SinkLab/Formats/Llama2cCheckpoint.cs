@@ -96,14 +96,12 @@ public static class Llama2cCheckpoint
                 1 => ("<s>", TokenType.Control),
                 2 => ("</s>", TokenType.Control),
                 _ when text.Length == 0 => (text, TokenType.Control),
-                _ when text.Length == 6 && text.StartsWith("<0x", StringComparison.Ordinal) && text[5] == '>' && IsHex(text.AsSpan(3, 2)) => (text, TokenType.Byte),
+                _ when SentencePieceBpeTokenizer.TryParseByteToken(text, out _) => (text, TokenType.Byte),
                 _ => (text.Replace(' ', '\u2581'), TokenType.Normal),
             };
         }
         return (texts, scores, types);
     }
-
-    private static bool IsHex(ReadOnlySpan<char> s) => int.TryParse(s, System.Globalization.NumberStyles.AllowHexSpecifier, null, out _);
 
     /// <summary>A GGUF writer holding the checkpoint and its tokenizer, laid out as llama.cpp's converter does
     /// (except that <c>llama.context_length</c> is the checkpoint's real <c>seq_len</c>, not a hard-coded 128).</summary>

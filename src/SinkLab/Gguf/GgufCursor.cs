@@ -48,7 +48,7 @@ internal unsafe struct GgufCursor
         long at = Position;
         ulong n = U64(subject);
         if (n > (ulong)long.MaxValue || (minBytesEach > 0 && (long)n > Remaining / minBytesEach))
-            throw Error(subject, $"a count the remaining {Remaining} bytes can hold (≥ {minBytesEach} bytes each)", n.ToString(), at);
+            throw Error(subject, $"a count the remaining {Remaining} bytes can hold (≥ {minBytesEach} bytes each)", $"{n} (truncated or corrupt file?)", at);
         return (long)n;
     }
 

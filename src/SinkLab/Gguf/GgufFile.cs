@@ -198,7 +198,7 @@ public sealed unsafe class GgufFile : IDisposable
             if (t.Offset > dataLength || t.ByteSize > dataLength - t.Offset)
                 throw new GgufFormatException(FilePath, DataOffset + t.Offset, $"tensor '{t.Name}' data",
                     $"{t.ByteSize} bytes ({t.Type} {t.ShapeText}) inside the {dataLength}-byte data section",
-                    $"data running to byte {DataOffset + t.Offset + t.ByteSize} of a {Length}-byte file");
+                    $"data running to byte {DataOffset + t.Offset + t.ByteSize} of a {Length}-byte file (truncated?)");
         }
     }
 

@@ -117,7 +117,7 @@ public sealed class GgufWriter
         }
         w.Flush();
         long pos = stream.Position;
-        Pad(stream, Align(pos) - pos);
+        if (_tensors.Count > 0) Pad(stream, Align(pos) - pos);   // ggml pads the header only when data follows
         foreach (var t in _tensors)
         {
             ReadOnlySpan<byte> data = t.Data();

@@ -6,8 +6,8 @@ namespace SinkLab.Kernels;
 /// <summary>
 /// Attention inner loops for one head over the KV cache layout of <see cref="Inference.InferenceSession"/>:
 /// keys transposed (<c>[dim][position]</c>, so a vector of scores is a sum of broadcasts × contiguous loads) and
-/// values by position (<c>[position][dim]</c>). Written once over <see cref="Vector{T}"/>; scalar references
-/// beside them.
+/// values by position (<c>[position][dim]</c>). Written once over <see cref="Vector{T}"/>; scalar references beside
+/// them. (Transposed values were measured slower: docs/benchmarks.md.)
 /// </summary>
 internal static unsafe class HeadOps
 {
@@ -29,7 +29,8 @@ internal static unsafe class HeadOps
         }
     }
 
-    /// <summary>o[d] = Σ_p weights[p] · values[p·hd + d].</summary>
+    /// <summary>o[d] = Σ_p weights[p] · values[p·hd + d] (values stored by position). Four positions at a time, each
+    /// with its own accumulator, so the multiply-adds do not wait on one another.</summary>
     public static void WeightedSum(float* weights, float* values, int hd, int count, float* o)
     {
         int w = Vector<float>.Count;

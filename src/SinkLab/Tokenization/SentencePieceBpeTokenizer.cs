@@ -148,11 +148,19 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         {
             case TokenType.Control: return [];
             case TokenType.Unknown: return "\u2585"u8.ToArray();
-            case TokenType.Byte when t.Length == 6 && t.StartsWith("<0x", StringComparison.Ordinal) && t[5] == '>':
-                return [Convert.ToByte(t.Substring(3, 2), 16)];
+            case TokenType.Byte when TryParseByteToken(t, out byte b):
+                return [b];
             case TokenType.UserDefined: return Encoding.UTF8.GetBytes(t);
             default: return Encoding.UTF8.GetBytes(t.Replace(SpaceMark, ' '));
         }
+    }
+
+    /// <summary>Parses a byte-fallback token text <c>&lt;0xXX&gt;</c>.</summary>
+    public static bool TryParseByteToken(string text, out byte value)
+    {
+        value = 0;
+        return text.Length == 6 && text.StartsWith("<0x", StringComparison.Ordinal) && text[5] == '>'
+            && byte.TryParse(text.AsSpan(3, 2), System.Globalization.NumberStyles.AllowHexSpecifier, null, out value);
     }
 
     /// <inheritdoc/>

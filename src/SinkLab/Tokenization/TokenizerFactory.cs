@@ -28,6 +28,8 @@ public static class TokenizerFactory
             if (rawTypes[i] is < 0 or > 6)
                 throw new GgufFormatException(file.FilePath, -1, $"metadata key '{GgufKeys.TokenTypes}' element {i}", "a token type 0-6", rawTypes[i].ToString());
             types[i] = (TokenType)rawTypes[i];
+            if (types[i] == TokenType.Byte && !SentencePieceBpeTokenizer.TryParseByteToken(texts[i], out _))
+                throw new GgufFormatException(file.FilePath, -1, $"metadata key '{GgufKeys.Tokens}' element {i}", "a byte token written <0xXX>", $"'{texts[i]}'");
         }
         int bos = file.GetTokenId(GgufKeys.BosId, n);
         int eos = file.GetTokenId(GgufKeys.EosId, n);

@@ -1,0 +1,144 @@
+using System.Buffers.Binary;
+using System.Text;
+using SinkLab.Gguf;
+using SinkLab.Models;
+using SinkLab.Tests.Models;
+
+namespace SinkLab.Tests.Gguf;
+
+/// <summary>Malformed files fail with a typed error that names what is wrong, where, expected and actual.</summary>
+public class GgufErrorTests
+{
+    private static readonly byte[] Stories = File.ReadAllBytes(Shared.StoriesF32);
+
+    private static GgufFormatException Fails(byte[] bytes) => Assert.Throws<GgufFormatException>(() =>
+    {
+        using GgufFile f = GgufFile.Parse(bytes, "bad.gguf");
+        using Model m = Model.FromGguf(f);
+    });
+
+    /// <summary>Offset of the first byte of a key's value (after key string and type).</summary>
+    private static int ValueOffset(byte[] b, string key)
+    {
+        byte[] k = Encoding.UTF8.GetBytes(key);
+        int i = b.AsSpan().IndexOf(k);
+        Assert.True(i > 0, key);
+        return i + k.Length + 4;
+    }
+
+    [Fact]
+    public void EmptyAndTruncatedFiles()
+    {
+        Assert.Contains("truncated", Fails([]).Message);
+        Assert.Contains("magic", Fails(Stories[..3]).Subject);
+        GgufFormatException e = Fails(Stories[..5000]);
+        Assert.Equal("bad.gguf", e.File);
+        Assert.True(e.Offset > 0 && e.Offset <= 5000);
+        Assert.Contains("truncated", Fails(Stories[..20]).Message);
+        Assert.Contains("truncated", Fails(Stories[..(Stories.Length - 100)]).Actual);
+        // Cut inside the data section: the last tensor runs past the end.
+        Assert.Contains("tensor 'blk.4.ffn_norm.weight' data", Fails(Stories[..(Stories.Length - 100)]).Subject);
+    }
+
+    [Fact]
+    public void WrongMagicAndUnknownVersion()
+    {
+        byte[] b = (byte[])Stories.Clone();
+        b[0] = (byte)'X';
+        GgufFormatException e = Fails(b);
+        Assert.Equal("magic", e.Subject);
+        Assert.Equal(0, e.Offset);
+        b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 7);
+        e = Fails(b);
+        Assert.Equal("version", e.Subject);
+        Assert.Equal("7", e.Actual);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 1);
+        Assert.Contains("obsolete", Fails(b).Actual);
+    }
+
+    [Fact]
+    public void AbsurdCountsAreRejectedBeforeAllocating()
+    {
+        byte[] b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(8), ulong.MaxValue / 2);   // tensor_count
+        Assert.Equal("tensor_count", Fails(b).Subject);
+        b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(16), 1UL << 40);          // kv count
+        Assert.Equal("metadata_kv_count", Fails(b).Subject);
+        b = (byte[])Stories.Clone();
+        int arr = ValueOffset(b, "tokenizer.ggml.tokens");
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(arr + 4), 1UL << 50);      // array length
+        Assert.Contains("element count of 'tokenizer.ggml.tokens'", Fails(b).Subject);
+        b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(arr + 12), 1UL << 33);     // first string's length
+        Assert.Contains("tokenizer.ggml.tokens", Fails(b).Subject);
+    }
+
+    [Fact]
+    public void InvalidUtf8InAStringNamesTheKey()
+    {
+        byte[] b = (byte[])Stories.Clone();
+        int v = ValueOffset(b, "general.name");
+        b[v + 8] = 0xFF;   // first byte of "llama"
+        GgufFormatException e = Fails(b);
+        Assert.Contains("general.name", e.Subject);
+        Assert.Equal("valid UTF-8", e.Expected);
+    }
+
+    [Fact]
+    public void TensorOffsetPastEndAndUnknownType()
+    {
+        using GgufFile ok = GgufFile.Parse(Stories);
+        int infoStart = Stories.AsSpan().IndexOf("output.weight"u8);
+        int dimsAt = infoStart + "output.weight".Length + 4;           // after name and n_dims
+        int typeAt = dimsAt + 16, offsetAt = typeAt + 4;
+        byte[] b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(typeAt), 99);
+        GgufFormatException e = Fails(b);
+        Assert.Equal("tensor 'output.weight' type", e.Subject);
+        Assert.Equal("99", e.Actual);
+        b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(offsetAt), (ulong)Stories.Length * 4 / 32 * 32);
+        Assert.Equal("tensor 'output.weight' data", Fails(b).Subject);
+        b = (byte[])Stories.Clone();
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(dimsAt + 8), 1UL << 62);
+        Assert.Contains("tensor 'output.weight' dimension 1", Fails(b).Subject);
+    }
+
+    [Fact]
+    public void MissingKeyAndTensorAndWrongShape()
+    {
+        var f = FixtureModel.Llama3Like();
+        byte[] good = f.Bytes();
+        byte[] b = (byte[])good.Clone();
+        int k = b.AsSpan().IndexOf("llama.block_count"u8);
+        b[k] = (byte)'x';   // rename the key: it is now missing
+        GgufFormatException e = Fails(b);
+        Assert.Equal("metadata key 'llama.block_count'", e.Subject);
+        Assert.Equal("missing", e.Actual);
+
+        b = (byte[])good.Clone();
+        int t = b.AsSpan().IndexOf("blk.1.ffn_up.weight"u8);
+        b[t + 4] = (byte)'X';
+        Assert.Equal("tensor 'blk.1.ffn_up.weight'", Fails(b).Subject);
+
+        b = (byte[])good.Clone();
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(ValueOffset(b, "llama.feed_forward_length")), 95);
+        e = Fails(b);
+        Assert.Equal("tensor 'blk.0.ffn_gate.weight' shape", e.Subject);
+        Assert.Equal("[64, 96]", e.Actual);
+        Assert.Contains("[64, 95]", e.Expected);
+    }
+
+    [Fact]
+    public void UnknownArchitectureIsNotSupportedByName()
+    {
+        byte[] b = FixtureModel.Llama3Like().Bytes();
+        int v = ValueOffset(b, GgufKeys.Architecture);
+        "llamb"u8.CopyTo(b.AsSpan(v + 8));
+        var e = Assert.Throws<ModelNotSupportedException>(() => Model.FromGguf(GgufFile.Parse(b)));
+        Assert.Equal("llamb", e.What);
+        Assert.Contains("llamb", e.Message);
+    }
+}

@@ -1,0 +1,161 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SinkLab.Gguf;
+using SinkLab.Kernels;
+
+namespace SinkLab.Tests.Kernels;
+
+/// <summary>Every SIMD kernel against its scalar reference. .ci/run repeats this class with AVX-512 and with AVX2
+/// switched off (DOTNET_EnableAVX512F=0, DOTNET_EnableAVX2=0) so that every hardware path runs.</summary>
+[Trait("Category", "Kernels")]
+public unsafe class KernelTests
+{
+    public static TheoryData<int> BlockCounts() => [0, 1, 3, 7, 33];
+    public static TheoryData<int> Lengths() => [0, 1, 7, 8, 15, 16, 31, 32, 33, 64, 65, 172, 1000];
+
+    private static float[] Random(int n, int seed, float scale = 1f)
+    {
+        var r = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1) * scale;
+        return a;
+    }
+
+    [Fact]
+    public void BlockSizesMatchGgml()
+    {
+        Assert.Equal(34, Unsafe.SizeOf<BlockQ8_0>());
+        Assert.Equal(18, Unsafe.SizeOf<BlockQ4_0>());
+        Assert.True(GgmlTypeInfo.TryGetBlock(GgmlType.Q8_0, out int e, out int b) && e == 32 && b == 34);
+        Assert.True(GgmlTypeInfo.TryGetBlock(GgmlType.Q4_0, out e, out b) && e == 32 && b == 18);
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void F32(int n)
+    {
+        float[] w = Random(n, 1), x = Random(n, 2);
+        Assert.Equal(DotKernels.DotF32Scalar(w, x), DotKernels.DotF32(w, x), 1e-4f * Math.Max(1, n));
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void F16(int n)
+    {
+        Half[] w = Random(n, 3).Select(v => (Half)v).ToArray();
+        float[] x = Random(n, 4);
+        Assert.Equal(DotKernels.DotF16Scalar(w, x), DotKernels.DotF16(w, x), 1e-4f * Math.Max(1, n));
+    }
+
+    [Theory]
+    [MemberData(nameof(Lengths))]
+    public void Bf16(int n)
+    {
+        ushort[] w = Random(n, 5).Select(Quantizer.FloatToBf16).ToArray();
+        float[] x = Random(n, 6);
+        Assert.Equal(DotKernels.DotBf16Scalar(w, x), DotKernels.DotBf16(w, x), 1e-4f * Math.Max(1, n));
+    }
+
+    [Theory]
+    [MemberData(nameof(BlockCounts))]
+    public void Q8_0IsExactInIntegersAndMatchesScalar(int blocks)
+    {
+        var w = MemoryMarshal.Cast<byte, BlockQ8_0>(Quantizer.Quantize(GgmlType.Q8_0, Random(blocks * 32, 7))).ToArray();
+        var x = MemoryMarshal.Cast<byte, BlockQ8_0>(Quantizer.Quantize(GgmlType.Q8_0, Random(blocks * 32, 8))).ToArray();
+        // Extreme quants (±127, −128) exercise the widening multiply-add on every path.
+        if (blocks > 0) { w[0].Qs[0] = -128; x[0].Qs[0] = -128; w[0].Qs[1] = 127; x[0].Qs[1] = -128; }
+        float simd = DotKernels.DotQ8_0(w, x), scalar = DotKernels.DotQ8_0Scalar(w, x);
+        Assert.Equal(scalar, simd, 1e-5f * Math.Max(1, Math.Abs(scalar)));
+    }
+
+    [Theory]
+    [MemberData(nameof(BlockCounts))]
+    public void Q4_0MatchesScalar(int blocks)
+    {
+        var w = MemoryMarshal.Cast<byte, BlockQ4_0>(Quantizer.Quantize(GgmlType.Q4_0, Random(blocks * 32, 9))).ToArray();
+        var x = MemoryMarshal.Cast<byte, BlockQ8_0>(Quantizer.Quantize(GgmlType.Q8_0, Random(blocks * 32, 10))).ToArray();
+        float simd = DotKernels.DotQ4_0(w, x), scalar = DotKernels.DotQ4_0Scalar(w, x);
+        Assert.Equal(scalar, simd, 1e-5f * Math.Max(1, Math.Abs(scalar)));
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0, 0.5 / 127)]   // half a quantization step of max|x| = 1
+    [InlineData(GgmlType.Q4_0, 1.0 / 8 + 1e-3)]   // ggml's Q4_0 range is [−8, 7]·d: a full step on the far side
+    [InlineData(GgmlType.F16, 1e-3)]
+    [InlineData(GgmlType.BF16, 4e-3)]
+    public void QuantizersDequantizeWithinTheirStep(GgmlType type, double tolerance)
+    {
+        float[] x = Random(32 * 9, 11);
+        x[5] = 1f;   // pin max|x| of the first block
+        var back = new float[x.Length];
+        Quantizer.Dequantize(type, Quantizer.Quantize(type, x), back);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(back[i] - x[i]) <= tolerance * 1.01, $"{type} [{i}] {x[i]} -> {back[i]}");
+    }
+
+    [Fact]
+    public void Q4_0RoundingFollowsGgmlReference()
+    {
+        // max by magnitude is −2 → d = 0.25, and −2 maps to nibble 0, +1.75 to 15 (clamped), 0 to 8.
+        var x = new float[32];
+        x[0] = -2f; x[1] = 1.75f; x[2] = 0f; x[16] = 0.125f;
+        var b = MemoryMarshal.Cast<byte, BlockQ4_0>(Quantizer.Quantize(GgmlType.Q4_0, x))[0];
+        Assert.Equal(0.25f, (float)b.D);
+        Assert.Equal(0, b.Qs[0] & 0xF);
+        Assert.Equal(15, b.Qs[1] & 0xF);
+        Assert.Equal(8, b.Qs[2] & 0xF);
+        Assert.Equal(9, b.Qs[0] >> 4);          // element 16: 0.125 / 0.25 + 8.5 = 9.0 → 9
+    }
+
+    [Theory]
+    [InlineData(8, 1)]
+    [InlineData(8, 37)]
+    [InlineData(16, 40)]
+    [InlineData(64, 129)]
+    [InlineData(6, 19)]
+    public void AttentionHeadOpsMatchScalar(int hd, int count)
+    {
+        int ctx = count + 5;
+        float[] q = Random(hd, 12), keysT = Random(hd * ctx, 13), values = Random(hd * ctx, 14), w = Random(count, 15);
+        float[] s1 = new float[count], s2 = new float[count], o1 = new float[hd], o2 = new float[hd];
+        fixed (float* pq = q, pk = keysT, pv = values, pw = w, ps1 = s1, ps2 = s2, po1 = o1, po2 = o2)
+        {
+            HeadOps.Scores(pq, pk, ctx, hd, count, 0.3f, ps1);
+            HeadOps.ScoresScalar(pq, pk, ctx, hd, count, 0.3f, ps2);
+            HeadOps.WeightedSum(pw, pv, hd, count, po1);
+            HeadOps.WeightedSumScalar(pw, pv, hd, count, po2);
+        }
+        for (int i = 0; i < count; i++) Assert.Equal(s2[i], s1[i], 1e-4f);
+        for (int i = 0; i < hd; i++) Assert.Equal(o2[i], o1[i], 1e-3f);
+    }
+
+    [Theory]
+    [InlineData(1, 64)]
+    [InlineData(3, 64)]
+    [InlineData(4, 100)]
+    [InlineData(7, 5)]
+    public void F32TileMatchesScalar(int count, int cols)
+    {
+        float[] w = Random(cols, 16), x = Random(count * cols, 17), y = new float[count * 3];
+        fixed (float* pw = w, px = x, py = y) F32Tile.Dot4(pw, px, cols, cols, Math.Min(count, 4), py, 3);
+        for (int j = 0; j < Math.Min(count, 4); j++)
+            Assert.Equal(DotKernels.DotF32Scalar(w, x.AsSpan(j * cols, cols)), y[j * 3], 1e-4f);
+    }
+}
+
+/// <summary>Proves that the hardware switches of .ci/run take effect, so the kernel runs really cover each path.</summary>
+[Trait("Category", "Kernels")]
+public class HardwarePathTests
+{
+    [Fact]
+    public void EnabledInstructionSetsFollowTheEnvironment()
+    {
+        // .NET 10 reads DOTNET_EnableAVX512; DOTNET_EnableAVX512F is the name earlier runtimes used.
+        string? avx512 = Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") ?? Environment.GetEnvironmentVariable("DOTNET_EnableAVX512F");
+        string? avx2 = Environment.GetEnvironmentVariable("DOTNET_EnableAVX2");
+        if (avx512 == "0") Assert.False(System.Runtime.Intrinsics.X86.Avx512F.IsSupported);
+        if (avx2 == "0") Assert.False(System.Runtime.Intrinsics.X86.Avx2.IsSupported);
+        if (avx2 == "0") Assert.False(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated);
+        Console.WriteLine($"AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, " +
+                          $"Vector<float> {System.Numerics.Vector<float>.Count} lanes");
+    }
+}

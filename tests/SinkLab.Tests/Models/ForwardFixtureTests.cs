@@ -1,0 +1,88 @@
+using SinkLab.Gguf;
+using SinkLab.Inference;
+using SinkLab.Models;
+
+namespace SinkLab.Tests.Models;
+
+/// <summary>The engine against an independent float64 forward on random-weight models written by our writer.</summary>
+public class ForwardFixtureTests
+{
+    private static double MaxRelativeError(FixtureModel fixture, int[] tokens, Func<Model, int[], float[][]> engine)
+    {
+        using Model model = fixture.Load();
+        float[][] got = engine(model, tokens);
+        double[][] want = ReferenceForward.Logits(fixture, tokens);
+        double worst = 0;
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            double scale = want[t].Max(Math.Abs);
+            for (int i = 0; i < want[t].Length; i++) worst = Math.Max(worst, Math.Abs(got[t][i] - want[t][i]) / scale);
+        }
+        return worst;
+    }
+
+    private static float[][] Batched(Model m, int[] tokens, int threads)
+    {
+        using var s = new InferenceSession(m, new SessionOptions { Threads = threads });
+        var all = new float[tokens.Length * m.Config.VocabSize];
+        s.Evaluate(tokens, all);
+        return Enumerable.Range(0, tokens.Length).Select(t => all.AsSpan(t * m.Config.VocabSize, m.Config.VocabSize).ToArray()).ToArray();
+    }
+
+    private static float[][] OneByOne(Model m, int[] tokens)
+    {
+        using var s = new InferenceSession(m, new SessionOptions { BatchSize = 5 });
+        return tokens.Select(t => s.Decode(t).ToArray()).ToArray();
+    }
+
+    private static readonly int[] Tokens = [1, 17, 250, 3, 99, 299, 42, 42, 7, 180, 260, 11, 5, 77, 123, 200, 1, 64, 32, 16];
+
+    [Fact]
+    public void Llama3SettingsMatchFloat64Reference()
+    {
+        FixtureModel f = FixtureModel.Llama3Like();
+        using (Model m = f.Load())
+        {
+            Assert.Equal(500000f, m.Config.RopeFreqBase);
+            Assert.Equal(2, m.Config.KvHeads);
+            Assert.NotNull(m.Weights.RopeFreqFactors);
+            Assert.Contains(m.Weights.RopeFreqFactors!, x => x > 1 && x < 8);   // the interpolated regime is exercised
+        }
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1)) < 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)) < 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, OneByOne) < 1e-4);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.BF16)]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    public void QuantizedWeightsMatchReferenceOnTheSameDequantizedWeights(GgmlType type)
+    {
+        FixtureModel f = FixtureModel.Llama3Like(type);
+        double err = MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1));
+        // Float weights are exact; Q8_0/Q4_0 also quantize the activations to 8 bits, as ggml does.
+        double tolerance = type is GgmlType.F16 or GgmlType.BF16 ? 1e-4 : 2e-2;
+        Assert.True(err < tolerance, $"{type}: {err}");
+    }
+
+    [Fact]
+    public void TiedOutputAndMultiHeadAttentionWithoutGqa()
+    {
+        var f = new FixtureModel { Dim = 48, Hidden = 64, Layers = 3, Heads = 4, KvHeads = 4, Vocab = 270, Context = 32, Tied = true, Seed = 3 };
+        using (Model m = f.Load()) Assert.True(m.Config.TiedOutput);
+        Assert.True(MaxRelativeError(f, Tokens.Where(t => t < 270).ToArray(), (m, t) => Batched(m, t, 1)) < 1e-4);
+    }
+
+    [Fact]
+    public void ContextOverflowAndBadTokenAreRejected()
+    {
+        FixtureModel f = FixtureModel.Llama3Like();
+        using Model m = f.Load();
+        using var s = new InferenceSession(m, new SessionOptions { ContextSize = 4 });
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.Decode(300));
+        s.Prefill([1, 2, 3, 4]);
+        Assert.Throws<InvalidOperationException>(() => s.Decode(5));
+    }
+}

@@ -1,0 +1,90 @@
+namespace SinkLab.Tests.Models;
+
+/// <summary>
+/// An independent, deliberately plain float64 forward pass of the llama graph (no KV cache, no SIMD, no shared
+/// code with the engine): the whole sequence recomputed, RoPE from the formula, causal softmax attention.
+/// </summary>
+internal static class ReferenceForward
+{
+    public static double[][] Logits(FixtureModel m, int[] tokens)
+    {
+        int n = tokens.Length, d = m.Dim, hd = m.HeadDim, kvDim = m.KvDim, group = m.Heads / m.KvHeads;
+        var x = new double[n][];
+        for (int t = 0; t < n; t++) { x[t] = new double[d]; for (int i = 0; i < d; i++) x[t][i] = m.Embedding[tokens[t] * d + i]; }
+        for (int l = 0; l < m.Layers; l++)
+        {
+            var q = new double[n][]; var k = new double[n][]; var v = new double[n][];
+            for (int t = 0; t < n; t++)
+            {
+                double[] xn = RmsNorm(x[t], m.AttnNorm[l], m.RmsEps);
+                q[t] = MatVec(m.Wq[l], d, d, xn); k[t] = MatVec(m.Wk[l], kvDim, d, xn); v[t] = MatVec(m.Wv[l], kvDim, d, xn);
+                Rope(q[t], m.Heads, hd, t, m); Rope(k[t], m.KvHeads, hd, t, m);
+            }
+            for (int t = 0; t < n; t++)
+            {
+                var att = new double[d];
+                for (int h = 0; h < m.Heads; h++)
+                {
+                    int kvh = h / group;
+                    var s = new double[t + 1];
+                    double max = double.NegativeInfinity;
+                    for (int p = 0; p <= t; p++)
+                    {
+                        double dot = 0;
+                        for (int i = 0; i < hd; i++) dot += q[t][h * hd + i] * k[p][kvh * hd + i];
+                        s[p] = dot / Math.Sqrt(hd);
+                        max = Math.Max(max, s[p]);
+                    }
+                    double sum = 0;
+                    for (int p = 0; p <= t; p++) { s[p] = Math.Exp(s[p] - max); sum += s[p]; }
+                    for (int p = 0; p <= t; p++)
+                        for (int i = 0; i < hd; i++) att[h * hd + i] += s[p] / sum * v[p][kvh * hd + i];
+                }
+                double[] o = MatVec(m.Wo[l], d, d, att);
+                for (int i = 0; i < d; i++) x[t][i] += o[i];
+            }
+            for (int t = 0; t < n; t++)
+            {
+                double[] xn = RmsNorm(x[t], m.FfnNorm[l], m.RmsEps);
+                double[] g = MatVec(m.Gate[l], m.Hidden, d, xn), u = MatVec(m.Up[l], m.Hidden, d, xn);
+                for (int i = 0; i < m.Hidden; i++) g[i] = g[i] / (1 + Math.Exp(-g[i])) * u[i];
+                double[] o = MatVec(m.Down[l], d, m.Hidden, g);
+                for (int i = 0; i < d; i++) x[t][i] += o[i];
+            }
+        }
+        var logits = new double[n][];
+        for (int t = 0; t < n; t++) logits[t] = MatVec(m.Output, m.Vocab, d, RmsNorm(x[t], m.OutputNorm, m.RmsEps));
+        return logits;
+    }
+
+    private static double[] RmsNorm(double[] x, float[] g, float eps)
+    {
+        double ss = 0;
+        foreach (double v in x) ss += v * v;
+        double scale = 1 / Math.Sqrt(ss / x.Length + eps);
+        var y = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] * scale * g[i];
+        return y;
+    }
+
+    private static double[] MatVec(float[] w, int rows, int cols, double[] x)
+    {
+        var y = new double[rows];
+        for (int r = 0; r < rows; r++) { double s = 0; for (int c = 0; c < cols; c++) s += w[r * cols + c] * x[c]; y[r] = s; }
+        return y;
+    }
+
+    private static void Rope(double[] v, int heads, int hd, int pos, FixtureModel m)
+    {
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < hd / 2; i++)
+            {
+                double freq = Math.Pow(m.FreqBase, -2.0 * i / hd);
+                if (m.RopeFreqFactors != null) freq /= m.RopeFreqFactors[i];
+                double th = pos * freq, c = Math.Cos(th), s = Math.Sin(th);
+                double a = v[h * hd + 2 * i], b = v[h * hd + 2 * i + 1];
+                v[h * hd + 2 * i] = a * c - b * s;
+                v[h * hd + 2 * i + 1] = a * s + b * c;
+            }
+    }
+}
