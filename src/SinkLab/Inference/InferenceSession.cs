@@ -53,8 +53,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _hb2 = P((long)_batch * _c.HiddenDim);
         _logits = P(_c.VocabSize);
         _tmp = P(HiddenOrDim(_c));
-        _ropeCos = P(_c.RopeDim / 2);
-        _ropeSin = P(_c.RopeDim / 2);
+        _ropeCos = P((long)_batch * (_c.RopeDim / 2));
+        _ropeSin = P((long)_batch * (_c.RopeDim / 2));
         _keyCache = P((long)_c.Layers * ContextSize * _c.KvDim);
         _valueCache = P((long)_c.Layers * ContextSize * _c.KvDim);
         _invFreq = new double[_c.RopeDim / 2];
@@ -129,8 +129,13 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private void ForwardBatch(ReadOnlySpan<int> tokens, Span<float> logits, int logitRows)
     {
         int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QDim, hidden = _c.HiddenDim;
-        int pos0 = Position;
-        for (int t = 0; t < n; t++) _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
+        int pos0 = Position, half = _c.RopeDim / 2;
+        bool neox = _c.RopeStyle == RopeStyle.NeoX;
+        for (int t = 0; t < n; t++)
+        {
+            _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
+            SetRopeAngles(pos0 + t, _ropeCos.AsSpan(t * half, half), _ropeSin.AsSpan(t * half, half));
+        }
 
         fixed (float* x = _x, xb = _xb, q = _q, k = _k, v = _v, att = _att, hb = _hb, hb2 = _hb2)
         {
@@ -144,10 +149,9 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 long layerBase = (long)l * ContextSize * kvDim;
                 for (int t = 0; t < n; t++)
                 {
-                    SetRopeAngles(pos0 + t);
-                    bool neox = _c.RopeStyle == RopeStyle.NeoX;
-                    Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, _ropeCos, _ropeSin, neox);
-                    Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, _ropeCos, _ropeSin, neox);
+                    ReadOnlySpan<float> cos = _ropeCos.AsSpan(t * half, half), sin = _ropeSin.AsSpan(t * half, half);
+                    Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, cos, sin, neox);
+                    Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, cos, sin, neox);
                     StoreKv(layerBase, pos0 + t, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
                 }
                 _attention.Run(_pool, layerBase, n, pos0);
@@ -186,13 +190,14 @@ public sealed unsafe partial class InferenceSession : IDisposable
 
     private static int HiddenOrDim(ModelConfig c) => Math.Max(c.HiddenDim, c.Dim);
 
-    private void SetRopeAngles(int position)
+    /// <summary>cos/sin of position · θ_i for each rotated pair i (θ_i from base, scaling and rope_freqs).</summary>
+    private void SetRopeAngles(int position, Span<float> cos, Span<float> sin)
     {
         for (int i = 0; i < _invFreq.Length; i++)
         {
             double theta = position * _invFreq[i];
-            _ropeCos[i] = (float)Math.Cos(theta);
-            _ropeSin[i] = (float)Math.Sin(theta);
+            cos[i] = (float)Math.Cos(theta);
+            sin[i] = (float)Math.Sin(theta);
         }
     }
 

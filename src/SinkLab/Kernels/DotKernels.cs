@@ -121,15 +121,12 @@ internal static class DotKernels
     // ---- Q4_0 × Q8_0 ----
     public static float DotQ4_0(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
     {
-        Span<sbyte> unpacked = stackalloc sbyte[32];
-        ref sbyte u = ref MemoryMarshal.GetReference(unpacked);
         float sum = 0;
         for (int b = 0; b < w.Length; b++)
         {
             ref BlockQ4_0 wb = ref Unsafe.AsRef(in w[b]);
             ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-            Int8Dot.UnpackQ4(ref wb.Qs[0], ref u);
-            int isum = Int8Dot.Dot32(ref u, ref xb.Qs[0]);
+            int isum = Int8Dot.Dot32(Int8Dot.UnpackQ4(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]));
             sum += isum * ((float)wb.D * (float)xb.D);
         }
         return sum;

@@ -12,31 +12,25 @@ namespace SinkLab.Kernels;
 internal static class Int8Dot
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Dot32(ref sbyte a, ref sbyte b)
+    public static int Dot32(ref sbyte a, ref sbyte b) => Dot32(Vector256.LoadUnsafe(ref a), Vector256.LoadUnsafe(ref b));
+
+    /// <summary>Σ a[i]·b[i] over 32 signed bytes held in registers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int Dot32(Vector256<sbyte> a, Vector256<sbyte> b)
     {
         if (Avx512BW.IsSupported)
-        {
-            Vector512<short> wa = Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref a));
-            Vector512<short> wb = Avx512BW.ConvertToVector512Int16(Vector256.LoadUnsafe(ref b));
-            return Vector512.Sum(Avx512BW.MultiplyAddAdjacent(wa, wb));
-        }
+            return Vector512.Sum(Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(a), Avx512BW.ConvertToVector512Int16(b)));
         if (Avx2.IsSupported)
         {
-            Vector256<int> lo = Avx2.MultiplyAddAdjacent(
-                Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref a)), Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref b)));
-            Vector256<int> hi = Avx2.MultiplyAddAdjacent(
-                Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref a, 16)), Avx2.ConvertToVector256Int16(Vector128.LoadUnsafe(ref b, 16)));
+            Vector256<int> lo = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(a.GetLower()), Avx2.ConvertToVector256Int16(b.GetLower()));
+            Vector256<int> hi = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(a.GetUpper()), Avx2.ConvertToVector256Int16(b.GetUpper()));
             return Vector256.Sum(lo + hi);
         }
-        Vector128<int> acc = Vector128<int>.Zero;
-        for (nuint o = 0; o < 32; o += 16)
-        {
-            Vector128<sbyte> va = Vector128.LoadUnsafe(ref a, o), vb = Vector128.LoadUnsafe(ref b, o);
-            (Vector128<short> al, Vector128<short> ah) = Vector128.Widen(va);
-            (Vector128<short> bl, Vector128<short> bh) = Vector128.Widen(vb);
-            acc += MulWiden(al, bl) + MulWiden(ah, bh);
-        }
-        return Vector128.Sum(acc);
+        (Vector128<short> al, Vector128<short> ah) = Vector128.Widen(a.GetLower());
+        (Vector128<short> bl, Vector128<short> bh) = Vector128.Widen(b.GetLower());
+        (Vector128<short> cl, Vector128<short> ch) = Vector128.Widen(a.GetUpper());
+        (Vector128<short> dl, Vector128<short> dh) = Vector128.Widen(b.GetUpper());
+        return Vector128.Sum(MulWiden(al, bl) + MulWiden(ah, bh) + MulWiden(cl, dl) + MulWiden(ch, dh));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -47,17 +41,15 @@ internal static class Int8Dot
         return a0 * b0 + a1 * b1;
     }
 
-    /// <summary>Unpacks a Q4_0 block's 16 bytes into 32 signed values (nibble − 8) in ggml's element order.</summary>
+    /// <summary>A Q4_0 block's 16 packed bytes as 32 signed values (nibble − 8) in ggml's element order:
+    /// low nibbles are elements 0-15, high nibbles 16-31.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void UnpackQ4(ref byte packed, ref sbyte dst32)
+    public static Vector256<sbyte> UnpackQ4(ref byte packed)
     {
         Vector128<byte> q = Vector128.LoadUnsafe(ref packed);
-        Vector128<byte> mask = Vector128.Create((byte)0x0F);
         Vector128<sbyte> eight = Vector128.Create((sbyte)8);
-        (q & mask).AsSByte().Subtract(eight).StoreUnsafe(ref dst32);
-        Vector128.ShiftRightLogical(q, 4).AsSByte().Subtract(eight).StoreUnsafe(ref dst32, 16);
+        Vector128<sbyte> lo = (q & Vector128.Create((byte)0x0F)).AsSByte() - eight;
+        Vector128<sbyte> hi = Vector128.ShiftRightLogical(q, 4).AsSByte() - eight;
+        return Vector256.Create(lo, hi);
     }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<sbyte> Subtract(this Vector128<sbyte> a, Vector128<sbyte> b) => a - b;
 }

@@ -159,3 +159,32 @@ public class HardwarePathTests
                           $"Vector<float> {System.Numerics.Vector<float>.Count} lanes");
     }
 }
+
+[Trait("Category", "Kernels")]
+public class RopeTests
+{
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void RotatesTheRightPairsByTheGivenAngles(bool neox)
+    {
+        const int heads = 2, hd = 8, half = 3;   // rotate the first 6 of 8 dimensions
+        float[] x = Enumerable.Range(0, heads * hd).Select(i => (float)(i + 1)).ToArray();
+        float[] cos = new float[half], sin = new float[half];
+        for (int i = 0; i < half; i++) { cos[i] = MathF.Cos(0.3f * (i + 1)); sin[i] = MathF.Sin(0.3f * (i + 1)); }
+        float[] y = (float[])x.Clone();
+        Ops.Rope(y, heads, hd, cos, sin, neox);
+        for (int h = 0; h < heads; h++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                // Normal: pairs (2i, 2i+1). NeoX: pairs (i, i + half).
+                int a = h * hd + (neox ? i : 2 * i), b = h * hd + (neox ? i + half : 2 * i + 1);
+                Assert.Equal(x[a] * cos[i] - x[b] * sin[i], y[a], 5);
+                Assert.Equal(x[a] * sin[i] + x[b] * cos[i], y[b], 5);
+            }
+            Assert.Equal(x[h * hd + 6], y[h * hd + 6]);   // beyond the rotated dimensions: untouched
+            Assert.Equal(x[h * hd + 7], y[h * hd + 7]);
+        }
+    }
+}
