@@ -15,8 +15,9 @@ public class InferenceBenchmarks
     private InferenceSession _session = null!;
     private int[] _tokens = [];
 
-    [Params("stories260K-f32-ctx512.gguf", "stories260K-q8_0.gguf", "stories260K-q4_0.gguf")]
-    public string File { get; set; } = "";
+    /// <summary>Which stories260K file: f32 (stories260K-f32-ctx512.gguf), q8_0 or q4_0.</summary>
+    [Params("f32", "q8_0", "q4_0")]
+    public string Type { get; set; } = "";
 
     [Params(1, 2)]
     public int Threads { get; set; }
@@ -24,7 +25,7 @@ public class InferenceBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _model = Model.Load(Path.Combine(SharedData.Models, File));
+        _model = Model.Load(Path.Combine(SharedData.Models, Type == "f32" ? "stories260K-f32-ctx512.gguf" : $"stories260K-{Type}.gguf"));
         _session = new InferenceSession(_model, new SessionOptions { Threads = Threads });
         var r = new Random(3);
         _tokens = Enumerable.Range(0, 512).Select(_ => r.Next(_model.Config.VocabSize)).ToArray();
