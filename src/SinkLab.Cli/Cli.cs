@@ -1,7 +1,5 @@
 using System.CommandLine;
-using System.Text.Encodings.Web;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using SinkLab.Gguf;
 using SinkLab.Models;
 using Spectre.Console;
@@ -14,14 +12,6 @@ internal static class Cli
 {
     /// <summary>Exit code for bad input (malformed file, unsupported model, invalid argument).</summary>
     public const int BadInput = 2;
-
-    public static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        WriteIndented = true,
-        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-    };
 
     /// <summary>Progress, tables and logs go to stderr so stdout stays clean for --json.</summary>
     public static readonly IAnsiConsole Err = AnsiConsole.Create(new AnsiConsoleSettings
@@ -44,7 +34,7 @@ internal static class Cli
         Description = "llama2.c tokenizer file (tokenizer.bin / tok512.bin) when the model is a llama2.c checkpoint",
     };
 
-    public static void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, Json));
+    public static void WriteJson<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, SinkLab.Reports.ReportJson.Options));
 
     public static int CheckThreads(int threads)
         => threads is >= 1 and <= 1024 ? threads : throw new ArgumentOutOfRangeException("--threads", threads, "must be between 1 and 1024");
@@ -82,6 +72,27 @@ internal static class Cli
         if (!File.Exists(path)) throw new FileNotFoundException($"model file not found: {path}", path);
         if (tokenizer != null && !File.Exists(tokenizer)) throw new FileNotFoundException($"tokenizer file not found: {tokenizer}", tokenizer);
         return Model.Load(path, tokenizer);
+    }
+
+    /// <summary>Like <see cref="WithProgress"/>, for work reported in named stages.</summary>
+    public static void WithStagedProgress(Action<IProgress<(string Stage, int Done, int Total)>?> work)
+    {
+        if (Console.IsErrorRedirected)
+        {
+            work(null);
+            return;
+        }
+        Err.Progress().AutoClear(true)
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn())
+            .Start(pc =>
+            {
+                var tasks = new Dictionary<string, ProgressTask>();
+                work(new SyncProgress<(string Stage, int Done, int Total)>(p =>
+                {
+                    if (!tasks.TryGetValue(p.Stage, out ProgressTask? task)) tasks[p.Stage] = task = pc.AddTask(p.Stage, maxValue: Math.Max(1, p.Total));
+                    task.Value = p.Done;
+                }));
+            });
     }
 
     /// <summary>Runs <paramref name="work"/> with a progress bar on stderr when stderr is a terminal; otherwise quietly.</summary>

@@ -8,5 +8,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     PerplexityCommand.Create(),
     BenchCommand.Create(),
     ConvertCommand.Create(),
+    InspectCommand.Create(),
+    AttentionCommand.Create(),
 };
 return root.Parse(args).Invoke();

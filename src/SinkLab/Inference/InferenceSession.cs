@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using SinkLab.Hooks;
 using SinkLab.Kernels;
 using SinkLab.Models;
 
@@ -130,18 +131,21 @@ public sealed unsafe partial class InferenceSession : IDisposable
     {
         int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QDim, hidden = _c.HiddenDim;
         int pos0 = Position, half = _c.RopeDim / 2;
+        _stepStart = pos0;
         bool neox = _c.RopeStyle == RopeStyle.NeoX;
         for (int t = 0; t < n; t++)
         {
             _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
             SetRopeAngles(pos0 + t, _ropeCos.AsSpan(t * half, half), _ropeSin.AsSpan(t * half, half));
         }
+        Fire(HookPoint.Embed, 0, _x, n, dim);
 
         fixed (float* x = _x, xb = _xb, q = _q, k = _k, v = _v, att = _att, hb = _hb, hb2 = _hb2)
         {
             for (int l = 0; l < _c.Layers; l++)
             {
                 LayerWeights lw = _w.Layers[l];
+                Fire(HookPoint.ResidPre, l, _x, n, dim);
                 for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.AttnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
                 _matmul.Run(lw.Wq, xb, dim, n, q, qDim);
                 _matmul.Run(lw.Wk, xb, dim, n, k, kvDim);
@@ -152,27 +156,40 @@ public sealed unsafe partial class InferenceSession : IDisposable
                     ReadOnlySpan<float> cos = _ropeCos.AsSpan(t * half, half), sin = _ropeSin.AsSpan(t * half, half);
                     Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, cos, sin, neox);
                     Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, cos, sin, neox);
-                    StoreKv(layerBase, pos0 + t, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
                 }
-                _attention.Run(_pool, layerBase, n, pos0);
+                Fire(HookPoint.Q, l, _q, n, _c.Heads, _c.HeadDim);
+                Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
+                Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);
+                for (int t = 0; t < n; t++) StoreKv(layerBase, pos0 + t, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+                if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
+                    AttentionMaterialized(l, layerBase, n, pos0);
+                else
+                    _attention.Run(_pool, layerBase, n, pos0);
+                Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
                 _matmul.Run(lw.Wo, att, qDim, n, xb, dim);
+                Fire(HookPoint.AttnOut, l, _xb, n, dim);
                 TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+                Fire(HookPoint.ResidMid, l, _x, n, dim);
 
                 for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.FfnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
                 _matmul.Run(lw.FfnGate, xb, dim, n, hb, hidden);
                 _matmul.Run(lw.FfnUp, xb, dim, n, hb2, hidden);
                 for (int t = 0; t < n; t++)
                     Ops.SwiGlu(_hb.AsSpan(t * hidden, hidden), _hb2.AsSpan(t * hidden, hidden), _tmp);
+                Fire(HookPoint.MlpPost, l, _hb, n, hidden);
                 _matmul.Run(lw.FfnDown, hb, hidden, n, xb, dim);
                 TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+                Fire(HookPoint.ResidPost, l, _x, n, dim);
             }
             Position = pos0 + n;
             if (logitRows == 0) return;
             int first = n - logitRows;
             for (int t = first; t < n; t++)
                 Ops.RmsNorm(_x.AsSpan(t * dim, dim), _w.OutputNorm, _c.RmsEps, _xb.AsSpan((t - first) * dim, dim));
+            Fire(HookPoint.LnFinal, 0, _xb, logitRows, dim);
             fixed (float* lg = logits)
                 _matmul.Run(_w.Output, xb, dim, logitRows, lg, _c.VocabSize);
+            Fire(HookPoint.Logits, 0, logits, logitRows, _c.VocabSize);
         }
     }
 

@@ -1,0 +1,102 @@
+using ScottPlot;
+using SinkLab.Analysis;
+
+namespace SinkLab.Reports;
+
+/// <summary>PNG charts of an <see cref="InspectReport"/> (ScottPlot, rendered headless).</summary>
+public static class Charts
+{
+    private const int W = 760, H = 420;
+
+    private static byte[] Png(Plot plt, int w = W, int h = H) => plt.GetImageBytes(w, h, ImageFormat.Png);
+
+    /// <summary>Heatmap of values[row][col] with a colour bar.</summary>
+    public static byte[] Heatmap(double[][] values, string title, string xLabel, string yLabel, double? max = null)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        int rows = values.Length, cols = values.Max(r => r.Length);
+        var data = new double[rows, cols];
+        for (int r = 0; r < rows; r++) for (int c = 0; c < values[r].Length; c++) data[r, c] = values[r][c];
+        var plt = new Plot();
+        var hm = plt.Add.Heatmap(data);
+        hm.Colormap = new ScottPlot.Colormaps.Viridis();
+        if (max is double m) hm.ManualRange = new ScottPlot.Range(0, m);
+        plt.Add.ColorBar(hm);
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(yLabel);
+        return Png(plt);
+    }
+
+    /// <summary>α of the first token per layer (rows) and head (columns).</summary>
+    public static byte[] AlphaHeatmap(double[][] alpha) => Heatmap(alpha, "α of the first token (row = layer, top = layer 0)", "head", "layer", 1);
+
+    /// <summary>Sink rate as a function of ε, from the per-head α values.</summary>
+    public static byte[] SinkRateCurve(double[][] alpha, IReadOnlyList<double> marks)
+    {
+        ArgumentNullException.ThrowIfNull(alpha);
+        double[] eps = Enumerable.Range(1, 99).Select(i => i / 100.0).ToArray();
+        double[] rate = eps.Select(e => 100.0 * SinkMetrics.Rates(alpha, [e]).Values.First()).ToArray();
+        var plt = new Plot();
+        var line = plt.Add.Scatter(eps, rate);
+        line.MarkerSize = 0;
+        line.LegendText = "share of heads with α_first > ε";
+        foreach (double m in marks)
+        {
+            var v = plt.Add.VerticalLine(m);
+            v.LinePattern = LinePattern.Dashed;
+        }
+        plt.Axes.SetLimits(0, 1, 0, 100);
+        plt.Title("Sink rate against ε");
+        plt.XLabel("ε");
+        plt.YLabel("sink rate (%)");
+        plt.ShowLegend();
+        return Png(plt);
+    }
+
+    /// <summary>Several named series against a shared x.</summary>
+    public static byte[] Lines(string title, string xLabel, string yLabel, double[] x, IEnumerable<(string Name, double[] Y)> series, bool logY = false)
+    {
+        var plt = new Plot();
+        foreach (var (name, y) in series)
+        {
+            double[] ys = logY ? y.Select(v => Math.Log10(Math.Max(v, 1e-12))).ToArray() : y;
+            var s = plt.Add.Scatter(x.Take(ys.Length).ToArray(), ys);
+            s.LegendText = name;
+            s.MarkerSize = 4;
+        }
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(logY ? $"log10 {yLabel}" : yLabel);
+        plt.ShowLegend();
+        return Png(plt);
+    }
+
+    /// <summary>Top |h| / median |h| per layer (log scale), with the 100× and 1000× thresholds.</summary>
+    public static byte[] Massive(MassiveLayer[] layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var plt = new Plot();
+        double[] ratios = layers.Select(l => Math.Log10(Math.Max(l.TopRatio, 1e-12))).ToArray();
+        plt.Add.Bars(ratios);
+        var h100 = plt.Add.HorizontalLine(2);
+        h100.LinePattern = LinePattern.Dashed;
+        h100.LegendText = "100 × median";
+        var h1000 = plt.Add.HorizontalLine(3);
+        h1000.LinePattern = LinePattern.Dotted;
+        h1000.LegendText = "1000 × median";
+        plt.Title("Largest residual activation / median |h|, per layer");
+        plt.XLabel("layer");
+        plt.YLabel("log10 ratio");
+        plt.ShowLegend();
+        return Png(plt);
+    }
+
+    /// <summary>One head's attention pattern on a sequence (rows = queries).</summary>
+    public static byte[] Pattern(HeadPattern p)
+    {
+        ArgumentNullException.ThrowIfNull(p);
+        return Heatmap(p.Pattern.Select(r => r.Select(v => (double)v).ToArray()).ToArray(),
+            $"layer {p.Layer}, head {p.Head} (α_first = {p.AlphaFirst:F2})", "key position", "query position", 1);
+    }
+}
