@@ -22,6 +22,7 @@ public static class Charts
         hm.Colormap = new ScottPlot.Colormaps.Viridis();
         if (max is double m) hm.ManualRange = new ScottPlot.Range(0, m);
         plt.Add.ColorBar(hm);
+        IntegerTicks(plt, bottom: cols <= 40, left: rows <= 40);
         plt.Title(title);
         plt.XLabel(xLabel);
         plt.YLabel(yLabel);
@@ -29,7 +30,14 @@ public static class Charts
     }
 
     /// <summary>α of the first token per layer (rows) and head (columns).</summary>
-    public static byte[] AlphaHeatmap(double[][] alpha) => Heatmap(alpha, "α of the first token (row = layer, top = layer 0)", "head", "layer", 1);
+    public static byte[] AlphaHeatmap(double[][] alpha) => Heatmap(alpha, "α of the first token per layer and head", "head", "layer", 1);
+
+    /// <summary>Ticks at whole numbers (cells, layers).</summary>
+    private static void IntegerTicks(Plot plt, bool bottom = true, bool left = true)
+    {
+        if (bottom) plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+        if (left) plt.Axes.Left.TickGenerator = new ScottPlot.TickGenerators.NumericFixedInterval(1);
+    }
 
     /// <summary>Sink rate as a function of ε, from the per-head α values.</summary>
     public static byte[] SinkRateCurve(double[][] alpha, IReadOnlyList<double> marks)
@@ -85,6 +93,7 @@ public static class Charts
         var h1000 = plt.Add.HorizontalLine(3);
         h1000.LinePattern = LinePattern.Dotted;
         h1000.LegendText = "1000 × median";
+        IntegerTicks(plt, left: false);
         plt.Title("Largest residual activation / median |h|, per layer");
         plt.XLabel("layer");
         plt.YLabel("log10 ratio");
