@@ -50,7 +50,7 @@ public sealed unsafe partial class InferenceSession
                     int len = _pos0 + t + 1;
                     long headBase = _layerBase + (long)kvh * hd * _ctx;
                     HeadOps.Scores(qb + t * qDim + h * hd, kc + headBase, _ctx, hd, len, scale, sb);
-                    Ops.Softmax(scoreRow[..len]);
+                    s.Normalize(scoreRow[..len], h);
                     HeadOps.WeightedSum(sb, vc + headBase, hd, len, ob + t * qDim + h * hd);
                 }
             }

@@ -96,7 +96,7 @@ public sealed unsafe partial class InferenceSession
                 {
                     Span<float> row = buf.Slice((h * n + t) * keys, keys);
                     int len = pos0 + t + 1;
-                    Ops.Softmax(row[..len]);
+                    Normalize(row[..len], h);
                     row[len..].Clear();
                 }
             Fire(HookPoint.Pattern, layer, buf, heads, n, keys);

@@ -19,7 +19,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private readonly AttentionJob _attention;
     private readonly int _batch;
     // Scratch, pinned; shapes in tokens × width.
-    private readonly float[] _x, _xb, _q, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _tmp;
+    private readonly float[] _x, _xb, _q, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _tmp, _gate;
+    private float[]? _sinks;   // attn_sinks of the layer being computed
     private readonly double[] _invFreq;
     private readonly float[] _keyCache, _valueCache;   // per layer and KV head: keys [dim][position] (after RoPE), values [position][dim]
 
@@ -54,6 +55,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _hb2 = P((long)_batch * _c.HiddenDim);
         _logits = P(_c.VocabSize);
         _tmp = P(HiddenOrDim(_c));
+        _gate = P((long)_batch * _c.Heads);
         _ropeCos = P((long)_batch * (_c.RopeDim / 2));
         _ropeSin = P((long)_batch * (_c.RopeDim / 2));
         _keyCache = P((long)_c.Layers * ContextSize * _c.KvDim);
@@ -145,6 +147,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
             for (int l = 0; l < _c.Layers; l++)
             {
                 LayerWeights lw = _w.Layers[l];
+                _sinks = lw.AttnSinks;
                 Fire(HookPoint.ResidPre, l, _x, n, dim);
                 for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.AttnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
                 _matmul.Run(lw.Wq, xb, dim, n, q, qDim);
@@ -165,6 +168,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
                     AttentionMaterialized(l, layerBase, n, pos0);
                 else
                     _attention.Run(_pool, layerBase, n, pos0);
+                if (lw.AttnGate is { } gate) ApplyGate(gate, n);
                 Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
                 _matmul.Run(lw.Wo, att, qDim, n, xb, dim);
                 Fire(HookPoint.AttnOut, l, _xb, n, dim);
@@ -203,6 +207,42 @@ public sealed unsafe partial class InferenceSession : IDisposable
             for (int d = 0; d < hd; d++) _keyCache[headBase + (long)d * ContextSize + position] = k[h * hd + d];
             v.Slice(h * hd, hd).CopyTo(_valueCache.AsSpan((int)(headBase + (long)position * hd), hd));
         }
+    }
+
+    /// <summary>Gated attention: z[t, h, :] ×= sigmoid(w_h · x̂_t), x̂ the block's normalised input (still in xb).</summary>
+    private void ApplyGate(WeightMatrix gate, int n)
+    {
+        int heads = _c.Heads, hd = _c.HeadDim;
+        fixed (float* xb = _xb, g = _gate) _matmul.Run(gate, xb, _c.Dim, n, g, heads);
+        TensorPrimitives.Sigmoid(_gate.AsSpan(0, n * heads), _gate.AsSpan(0, n * heads));
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < heads; h++)
+                TensorPrimitives.Multiply(_att.AsSpan((t * heads + h) * hd, hd), _gate[t * heads + h], _att.AsSpan((t * heads + h) * hd, hd));
+    }
+
+    /// <summary>Turns one row of scores of head <paramref name="head"/> into attention weights, per the model's
+    /// attention variant: softmax, softmax with an extra logit (0 for softmax1, the learned attn_sinks value for
+    /// sink logits) that takes mass and is dropped, or element-wise sigmoid(score + b).</summary>
+    internal void Normalize(Span<float> row, int head)
+    {
+        if (_c.Attention == AttentionVariant.Sigmoid)
+        {
+            TensorPrimitives.Add(row, _c.SigmoidBias, row);
+            TensorPrimitives.Sigmoid(row, row);
+            return;
+        }
+        float[]? sinks = _sinks;
+        if (sinks == null && _c.Attention != AttentionVariant.Softmax1)
+        {
+            Ops.Softmax(row);
+            return;
+        }
+        float extra = sinks?[head] ?? 0f;
+        float max = MathF.Max(TensorPrimitives.Max(row), extra);
+        TensorPrimitives.Subtract(row, max, row);
+        TensorPrimitives.Exp(row, row);
+        float sum = TensorPrimitives.Sum(row) + MathF.Exp(extra - max);
+        TensorPrimitives.Multiply(row, 1f / sum, row);
     }
 
     private static int HiddenOrDim(ModelConfig c) => Math.Max(c.HiddenDim, c.Dim);

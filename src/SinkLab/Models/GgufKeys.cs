@@ -46,6 +46,10 @@ public static class GgufKeys
     public const string RopeScalingOriginalContext = "rope.scaling.original_context_length";
     public const string VocabSize = "vocab_size";
 
+    // SinkLab's own keys, for what llama.cpp has no name for.
+    public const string AttentionVariant = "sinklab.attention.variant";
+    public const string SigmoidBias = "sinklab.attention.sigmoid_bias";
+
     // Tensor names.
     public const string TokenEmbedding = "token_embd.weight";
     public const string OutputNorm = "output_norm.weight";
@@ -56,6 +60,8 @@ public static class GgufKeys
     public const string AttnK = "attn_k.weight";
     public const string AttnV = "attn_v.weight";
     public const string AttnOutput = "attn_output.weight";
+    public const string AttnSinks = "attn_sinks.weight";   // gpt-oss: one learned logit per head
+    public const string AttnGate = "attn_gate.weight";     // SinkLab gated attention: one gate row per head
     public const string FfnNorm = "ffn_norm.weight";
     public const string FfnGate = "ffn_gate.weight";
     public const string FfnDown = "ffn_down.weight";

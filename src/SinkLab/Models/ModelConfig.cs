@@ -9,6 +9,22 @@ public enum RopeStyle
     NeoX,
 }
 
+/// <summary>How attention turns scores into weights.</summary>
+public enum AttentionVariant
+{
+    /// <summary>softmax over the visible keys (the standard).</summary>
+    Softmax,
+    /// <summary>softmax with an extra logit fixed at 0 in every row ("softmax off by one", Miller 2023).</summary>
+    Softmax1,
+    /// <summary>softmax with a learned per-head logit in every row that takes mass and is dropped (gpt-oss
+    /// <c>attn_sinks</c>).</summary>
+    SinkLogit,
+    /// <summary>element-wise sigmoid(score + b), no normalisation (Gu et al. 2025 §7).</summary>
+    Sigmoid,
+    /// <summary>softmax, then each head's output scaled by sigmoid(x · w_h) of the block input (gated attention).</summary>
+    Gated,
+}
+
 /// <summary>
 /// Hyper-parameters of a Llama-family model, normalised once from the file. Derived sizes are members.
 /// </summary>
@@ -44,6 +60,10 @@ public sealed record ModelConfig
     public float RopeFreqScale { get; init; } = 1f;
     /// <summary>True when the output projection is the token embedding (no <c>output.weight</c>).</summary>
     public bool TiedOutput { get; init; }
+    /// <summary>Attention variant (<c>sinklab.attention.variant</c>; softmax when absent).</summary>
+    public AttentionVariant Attention { get; init; } = AttentionVariant.Softmax;
+    /// <summary>Bias b of sigmoid attention (<c>sinklab.attention.sigmoid_bias</c>).</summary>
+    public float SigmoidBias { get; init; }
 
     /// <summary>Width of all query heads together.</summary>
     public int QDim => Heads * HeadDim;

@@ -45,6 +45,17 @@ internal static unsafe class ModelLoader
         if (vocab != tokenizer.VocabSize)
             throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.TokenEmbedding}' rows", $"the vocabulary size {tokenizer.VocabSize}", vocab.ToString());
 
+        string variantName = f.GetStringOrNull(GgufKeys.AttentionVariant) ?? "softmax";
+        AttentionVariant variant = variantName switch
+        {
+            "softmax" => AttentionVariant.Softmax,
+            "softmax1" => AttentionVariant.Softmax1,
+            "sink-logit" => AttentionVariant.SinkLogit,
+            "sigmoid" => AttentionVariant.Sigmoid,
+            "gated" => AttentionVariant.Gated,
+            _ => throw new ModelNotSupportedException(variantName,
+                $"{f.FilePath}: attention variant '{variantName}' is not supported (supported: softmax, softmax1, sink-logit, sigmoid, gated)"),
+        };
         var config = new ModelConfig
         {
             Architecture = arch,
@@ -62,6 +73,8 @@ internal static unsafe class ModelLoader
             RopeStyle = spec.Rope,
             RopeFreqScale = freqScale,
             TiedOutput = !f.TryGetTensor(GgufKeys.Output, out _),
+            Attention = variant,
+            SigmoidBias = f.GetFloat(GgufKeys.SigmoidBias, 0f),
         };
         if (config.RmsEps <= 0 || config.RopeFreqBase <= 0)
             throw new GgufFormatException(f.FilePath, -1, "rms epsilon / rope.freq_base", "positive values", $"{config.RmsEps} / {config.RopeFreqBase}");
@@ -81,6 +94,8 @@ internal static unsafe class ModelLoader
                 FfnGate = Matrix(f, B(GgufKeys.FfnGate), config.HiddenDim, dim),
                 FfnDown = Matrix(f, B(GgufKeys.FfnDown), dim, config.HiddenDim),
                 FfnUp = Matrix(f, B(GgufKeys.FfnUp), config.HiddenDim, dim),
+                AttnSinks = variant == AttentionVariant.SinkLogit || f.TryGetTensor(B(GgufKeys.AttnSinks), out _) ? Vector(f, B(GgufKeys.AttnSinks), heads) : null,
+                AttnGate = variant == AttentionVariant.Gated ? Matrix(f, B(GgufKeys.AttnGate), heads, dim) : null,
             };
         }
         WeightMatrix emb = Matrix(f, GgufKeys.TokenEmbedding, vocab, dim);

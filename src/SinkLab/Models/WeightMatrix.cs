@@ -52,6 +52,10 @@ public sealed class LayerWeights
     public required WeightMatrix FfnGate { get; init; }
     public required WeightMatrix FfnDown { get; init; }
     public required WeightMatrix FfnUp { get; init; }
+    /// <summary>Per-head sink logits (sink-logit variant), or null.</summary>
+    public float[]? AttnSinks { get; init; }
+    /// <summary>Gate projection, heads × dim (gated variant), or null.</summary>
+    public WeightMatrix? AttnGate { get; init; }
 #pragma warning restore CS1591
 }
 

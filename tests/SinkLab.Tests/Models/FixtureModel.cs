@@ -14,6 +14,9 @@ internal sealed class FixtureModel
     public bool Tied;
     public float[]? RopeFreqFactors;
     public GgmlType MatrixType = GgmlType.F32;
+    public string Variant = "softmax";
+    public float SigmoidBias = -2f;
+    public float[][] Sinks = [], GateW = [];
     public int Seed = 7;
 
     public float[] Embedding = [], OutputNorm = [], Output = [];
@@ -59,6 +62,8 @@ internal sealed class FixtureModel
             AttnNorm[l] = Norm(Dim); Wq[l] = R(Dim * Dim, s * 2); Wk[l] = R(KvDim * Dim, s * 2); Wv[l] = R(KvDim * Dim, s); Wo[l] = R(Dim * Dim, s);
             FfnNorm[l] = Norm(Dim); Gate[l] = R(Hidden * Dim, s); Up[l] = R(Hidden * Dim, s); Down[l] = R(Dim * Hidden, 1 / Math.Sqrt(Hidden));
         }
+        Sinks = Enumerable.Range(0, Layers).Select(_ => R(Heads, 3)).ToArray();
+        GateW = Enumerable.Range(0, Layers).Select(_ => R(Heads * Dim, s * 3)).ToArray();
         // Quantized types: the reference forward must see the weights the engine sees.
         if (MatrixType != GgmlType.F32)
         {
@@ -79,6 +84,8 @@ internal sealed class FixtureModel
         w.Add(GgufKeys.Arch(arch, GgufKeys.HeadCountKv), GgufValue.Of((uint)KvHeads));
         w.Add(GgufKeys.Arch(arch, GgufKeys.RopeFreqBase), GgufValue.Of(FreqBase));
         w.Add(GgufKeys.Arch(arch, GgufKeys.RmsEpsilon), GgufValue.Of(RmsEps));
+        if (Variant != "softmax") w.Add(GgufKeys.AttentionVariant, GgufValue.Of(Variant));
+        if (Variant == "sigmoid") w.Add(GgufKeys.SigmoidBias, GgufValue.Of(SigmoidBias));
         w.Add(GgufKeys.TokenizerModel, GgufValue.Of("llama"));
         var texts = new string[Vocab];
         var types = new int[Vocab];
@@ -108,6 +115,8 @@ internal sealed class FixtureModel
             M(GgufKeys.Block(l, GgufKeys.FfnGate), Gate[l], Hidden, Dim);
             M(GgufKeys.Block(l, GgufKeys.FfnDown), Down[l], Dim, Hidden);
             M(GgufKeys.Block(l, GgufKeys.FfnUp), Up[l], Hidden, Dim);
+            if (Variant == "sink-logit") w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnSinks), [Heads], Sinks[l]);
+            if (Variant == "gated") w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnGate), [Dim, Heads], GateW[l]);
         }
         return w;
     }

@@ -67,6 +67,44 @@ public class ForwardFixtureTests
         Assert.True(err < tolerance, $"{type}: {err}");
     }
 
+    [Theory]
+    [InlineData("softmax1")]
+    [InlineData("sink-logit")]
+    [InlineData("sigmoid")]
+    [InlineData("gated")]
+    public void AttentionVariantsMatchFloat64Reference(string variant)
+    {
+        FixtureModel f = FixtureModel.Llama3Like();
+        f.Variant = variant;
+        using (Model m = f.Load())
+        {
+            Assert.Equal(variant, m.Config.Attention switch
+            {
+                AttentionVariant.Softmax1 => "softmax1", AttentionVariant.SinkLogit => "sink-logit",
+                AttentionVariant.Sigmoid => "sigmoid", AttentionVariant.Gated => "gated", _ => "softmax",
+            });
+        }
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1)) < 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)) < 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, OneByOne) < 1e-4);
+        // The materialised attention path (taken when patterns are hooked) must agree with the fused one.
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) =>
+        {
+            using var s = new InferenceSession(m);
+            float[] all = s.RunWithCache(t, n => n.EndsWith("hook_pattern", StringComparison.Ordinal)).Logits;
+            return Enumerable.Range(0, t.Length).Select(i => all.AsSpan(i * 300, 300).ToArray()).ToArray();
+        }) < 1e-4);
+    }
+
+    [Fact]
+    public void UnknownAttentionVariantIsNotSupportedByName()
+    {
+        FixtureModel f = FixtureModel.Llama3Like();
+        f.Variant = "linear";
+        var e = Assert.Throws<ModelNotSupportedException>(() => f.Load());
+        Assert.Equal("linear", e.What);
+    }
+
     [Fact]
     public void TiedOutputAndMultiHeadAttentionWithoutGqa()
     {

@@ -35,10 +35,28 @@ internal static class ReferenceForward
                         s[p] = dot / Math.Sqrt(hd);
                         max = Math.Max(max, s[p]);
                     }
-                    double sum = 0;
-                    for (int p = 0; p <= t; p++) { s[p] = Math.Exp(s[p] - max); sum += s[p]; }
+                    // Attention weights per variant: softmax (with an extra dropped logit for softmax1 / sink logits),
+                    // or sigmoid(score + b) without normalisation.
+                    var w = new double[t + 1];
+                    if (m.Variant == "sigmoid")
+                        for (int p = 0; p <= t; p++) w[p] = 1 / (1 + Math.Exp(-(s[p] + m.SigmoidBias)));
+                    else
+                    {
+                        double? extra = m.Variant == "softmax1" ? 0 : m.Variant == "sink-logit" ? m.Sinks[l][h] : null;
+                        double mx = extra is double e ? Math.Max(max, e) : max, sum = extra is double e2 ? Math.Exp(e2 - mx) : 0;
+                        for (int p = 0; p <= t; p++) { w[p] = Math.Exp(s[p] - mx); sum += w[p]; }
+                        for (int p = 0; p <= t; p++) w[p] /= sum;
+                    }
+                    double gate = 1;
+                    if (m.Variant == "gated")
+                    {
+                        double[] xn = RmsNorm(x[t], m.AttnNorm[l], m.RmsEps);
+                        double dot = 0;
+                        for (int i = 0; i < d; i++) dot += m.GateW[l][h * d + i] * xn[i];
+                        gate = 1 / (1 + Math.Exp(-dot));
+                    }
                     for (int p = 0; p <= t; p++)
-                        for (int i = 0; i < hd; i++) att[h * hd + i] += s[p] / sum * v[p][kvh * hd + i];
+                        for (int i = 0; i < hd; i++) att[h * hd + i] += gate * w[p] * v[p][kvh * hd + i];
                 }
                 double[] o = MatVec(m.Wo[l], d, d, att);
                 for (int i = 0; i < d; i++) x[t][i] += o[i];
