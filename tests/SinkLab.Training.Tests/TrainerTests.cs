@@ -1,0 +1,96 @@
+using SinkLab.Models;
+
+namespace SinkLab.Training.Tests;
+
+public class TrainerTests
+{
+    private static TrainConfig Tiny(string dir, string attention = "softmax", string packing = "bos-per-doc") => TrainConfig.Load(null,
+    [
+        "name=tiny", $"out_dir={dir}", "steps=12", "batch=4", "warmup=3", "eval_every=6", "eval_batches=2", "checkpoint_every=6",
+        "model.dim=32", "model.layers=1", "model.heads=2", "model.kv_heads=2", "model.hidden=48", "model.context=16",
+        $"model.attention={attention}", $"data.packing={packing}",
+    ]);
+
+    private static string Dir() => Directory.CreateTempSubdirectory("sinklab-train-").FullName;
+
+    [Fact]
+    public void SameConfigAndSeedGiveTheSameLossCurve()
+    {
+        string a = Dir(), b = Dir();
+        TrainResult ra = Trainer.Run(Tiny(a)), rb = Trainer.Run(Tiny(b));
+        Assert.Equal(ra.Steps.Select(s => s.Loss), rb.Steps.Select(s => s.Loss));
+        Assert.Equal(12, ra.Steps.Count);
+        Assert.True(ra.Steps[^1].Loss < ra.Steps[0].Loss, "loss should fall");
+        Assert.NotNull(ra.Steps[5].EvalLoss);
+        Assert.True(File.Exists(ra.Gguf));
+        using Model m = Model.Load(ra.Gguf);
+        Assert.Equal(1, m.Config.Layers);
+        Directory.Delete(a, true); Directory.Delete(b, true);
+    }
+
+    [Fact]
+    public void ResumeContinuesExactly()
+    {
+        string a = Dir(), b = Dir();
+        TrainResult full = Trainer.Run(Tiny(a));
+        Trainer.Run(Tiny(b), stopAfter: 6);                  // "killed" after the checkpoint at step 6
+        TrainResult resumed = Trainer.Run(Tiny(b), resume: true);
+        Assert.Equal(full.Steps.Select(s => s.Loss), resumed.Steps.Select(s => s.Loss));
+        Assert.Equal(File.ReadAllBytes(full.Gguf), File.ReadAllBytes(resumed.Gguf));
+        Directory.Delete(a, true); Directory.Delete(b, true);
+    }
+
+    [Theory]
+    [InlineData("softmax1", "no-bos")]
+    [InlineData("sink-logit", "bos-at-window-start")]
+    [InlineData("sigmoid", "random-first")]
+    [InlineData("gated", "bos-per-doc-masked")]
+    [InlineData("sink-token", "bos-per-doc")]
+    public void EveryVariantAndPackingTrainsAndExports(string attention, string packing)
+    {
+        string dir = Dir();
+        TrainResult r = Trainer.Run(Tiny(dir, attention, packing) with { Steps = 4, Warmup = 1, EvalEvery = 4 });
+        Assert.True(double.IsFinite(r.FinalEvalLoss));
+        using Model m = Model.Load(r.Gguf);
+        if (attention == "sink-token") Assert.Equal("<sink>", m.Tokenizer.TokenText(m.Tokenizer.BosId));
+        Directory.Delete(dir, true);
+    }
+
+    [Theory]
+    [InlineData("model.attention=linear", "model.attention")]
+    [InlineData("data.packing=zigzag", "data.packing")]
+    [InlineData("model.heads=3", "model.heads")]
+    [InlineData("model.context=100000", "data.source")]
+    [InlineData("data.source=/nonexistent/corpus.txt", "data.source")]
+    [InlineData("steps=0", "steps")]
+    public void BadSettingsNameTheSetting(string setting, string named)
+    {
+        string dir = Dir();
+        TrainConfig c = TrainConfig.Load(null, [$"out_dir={dir}", "data.source=" + Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "..", "shared", "data", "corpora", "tinyshakespeare.txt")), "data.max_chars=20000", setting]);
+        var e = Assert.ThrowsAny<ArgumentException>(() => Trainer.Run(c));
+        Assert.Contains(named, e.Message);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void CorruptCheckpointIsRejectedByName()
+    {
+        string dir = Dir();
+        Trainer.Run(Tiny(dir), stopAfter: 6);
+        string ckpt = Path.Combine(dir, "checkpoint.bin");
+        byte[] bytes = File.ReadAllBytes(ckpt);
+        bytes[bytes.Length / 2] ^= 0xFF;
+        File.WriteAllBytes(ckpt, bytes);
+        var e = Assert.Throws<InvalidDataException>(() => Trainer.Run(Tiny(dir), resume: true));
+        Assert.Contains("checkpoint.bin", e.Message);
+        Assert.Contains("SHA-256", e.Message);
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public void UnknownConfigKeysAreRejected()
+    {
+        var e = Assert.ThrowsAny<ArgumentException>(() => TrainConfig.Load(null, ["model.layerz=3"]));
+        Assert.Contains("layerz", e.Message);
+    }
+}
