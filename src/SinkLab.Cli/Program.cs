@@ -10,5 +10,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     ConvertCommand.Create(),
     InspectCommand.Create(),
     AttentionCommand.Create(),
+    TrainCommand.CreateTrain(),
+    TrainCommand.CreateExperiment(),
 };
 return root.Parse(args).Invoke();

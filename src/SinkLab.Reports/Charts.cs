@@ -108,4 +108,27 @@ public static class Charts
         return Heatmap(p.Pattern.Select(r => r.Select(v => (double)v).ToArray()).ToArray(),
             $"layer {p.Layer}, head {p.Head} (α_first = {p.AlphaFirst:F2})", "key position", "query position", 1);
     }
+
+    /// <summary>Grouped bars: one group per label, one bar per series.</summary>
+    public static byte[] GroupedBars(string title, string yLabel, string[] labels, IReadOnlyList<(string Name, double[] Values)> series)
+    {
+        ArgumentNullException.ThrowIfNull(labels);
+        ArgumentNullException.ThrowIfNull(series);
+        var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double width = 0.8 / Math.Max(1, series.Count);
+        for (int s = 0; s < series.Count; s++)
+        {
+            var bars = new List<Bar>();
+            for (int i = 0; i < labels.Length; i++)
+                bars.Add(new Bar { Position = i + (s - (series.Count - 1) / 2.0) * width, Value = series[s].Values[i], Size = width * 0.95, FillColor = palette.GetColor(s) });
+            var bp = plt.Add.Bars(bars);
+            bp.LegendText = series[s].Name;
+        }
+        plt.Axes.Bottom.SetTicks(Enumerable.Range(0, labels.Length).Select(i => (double)i).ToArray(), labels);
+        plt.Title(title);
+        plt.YLabel(yLabel);
+        plt.ShowLegend();
+        return Png(plt, 900, 420);
+    }
 }

@@ -58,8 +58,8 @@ public sealed record TrainConfig
 
     public sealed record DataSection
     {
-        /// <summary>"bigram-copy" for the synthetic task, or a text file (documents separated by blank lines).</summary>
-        public string Source { get; init; } = "bigram-copy";
+        /// <summary>"bigram-recall" for the synthetic task, or a text file (documents separated by blank lines).</summary>
+        public string Source { get; init; } = "bigram-recall";
         /// <summary>"bytes", or a GGUF file whose tokenizer to use (e.g. stories260K).</summary>
         public string Tokenizer { get; init; } = "bytes";
         public string Packing { get; init; } = "bos-per-doc";

@@ -39,10 +39,10 @@ public static class Trainer
         ArgumentNullException.ThrowIfNull(c);
         c.Validate();
         Packing packing = c.PackingValue;
-        if (c.Data.Source == "bigram-copy")
+        if (c.Data.Source == "bigram-recall")
         {
             var task = new SyntheticTask(seed: c.Seed);
-            Vocabulary v = Vocabulary.Symbols(task.Vocab);
+            Vocabulary v = Vocabulary.Symbols(task.Vocab, task.Text);
             int sink = -1;
             if (packing == Packing.SinkToken) v = v.WithSinkToken(out sink);
             return (v, TrainingData.FromTask(task, packing, v.BosId, sink), sink);

@@ -37,11 +37,12 @@ public sealed record Vocabulary(string[] Texts, float[] Scores, TokenType[] Type
         return new Vocabulary([.. texts], new float[texts.Count], [.. types], 1, 2);
     }
 
-    /// <summary>Abstract symbols for synthetic tasks: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, then "s3" … .</summary>
-    public static Vocabulary Symbols(int count)
+    /// <summary>Abstract symbols for synthetic tasks: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;, then "s3" … (or the names
+    /// <paramref name="text"/> gives).</summary>
+    public static Vocabulary Symbols(int count, Func<int, string>? text = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 4);
-        string[] texts = Enumerable.Range(0, count).Select(i => i switch { 0 => "<unk>", 1 => "<s>", 2 => "</s>", _ => $"s{i}" }).ToArray();
+        string[] texts = Enumerable.Range(0, count).Select(i => i switch { 0 => "<unk>", 1 => "<s>", 2 => "</s>", _ => text?.Invoke(i) ?? $"s{i}" }).ToArray();
         TokenType[] types = Enumerable.Range(0, count).Select(i => i switch { 0 => TokenType.Unknown, 1 or 2 => TokenType.Control, _ => TokenType.UserDefined }).ToArray();
         return new Vocabulary(texts, new float[count], types, 1, 2);
     }
