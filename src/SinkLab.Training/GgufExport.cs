@@ -29,7 +29,7 @@ public static class GgufExport
         w.Add(GgufKeys.Arch(arch, GgufKeys.RopeDimensionCount), GgufValue.Of((uint)s.HeadDim));
         w.Add(GgufKeys.Arch(arch, GgufKeys.RopeFreqBase), GgufValue.Of(s.RopeBase));
         w.Add(GgufKeys.Arch(arch, GgufKeys.RmsEpsilon), GgufValue.Of(s.RmsEps));
-        string variant = VariantName(s.Attention);
+        string variant = AttentionVariantNames.Name(s.Attention);
         if (s.Attention != AttentionVariant.Softmax) w.Add(GgufKeys.AttentionVariant, GgufValue.Of(variant));
         if (s.Attention == AttentionVariant.Sigmoid) w.Add(GgufKeys.SigmoidBias, GgufValue.Of(s.SigmoidBias));
         w.Add(GgufKeys.TokenizerModel, GgufValue.Of("llama"));
@@ -44,14 +44,4 @@ public static class GgufExport
         return w;
     }
 
-    /// <summary>The name of a variant in <c>sinklab.attention.variant</c> and in configs.</summary>
-    public static string VariantName(AttentionVariant v) => v switch
-    {
-        AttentionVariant.Softmax => "softmax",
-        AttentionVariant.Softmax1 => "softmax1",
-        AttentionVariant.SinkLogit => "sink-logit",
-        AttentionVariant.Sigmoid => "sigmoid",
-        AttentionVariant.Gated => "gated",
-        _ => throw new ArgumentOutOfRangeException(nameof(v)),
-    };
 }

@@ -109,16 +109,9 @@ public sealed record TrainConfig
     }
 
     /// <summary>The attention variant named in the config.</summary>
-    public AttentionVariant Variant => Model.Attention switch
-    {
-        "softmax" => AttentionVariant.Softmax,
-        "softmax1" => AttentionVariant.Softmax1,
-        "sink-logit" => AttentionVariant.SinkLogit,
-        "sigmoid" => AttentionVariant.Sigmoid,
-        "gated" => AttentionVariant.Gated,
-        "sink-token" => AttentionVariant.Softmax,   // softmax with a learned sink token (packing sink-token)
-        _ => throw new ArgumentException($"model.attention: unknown variant '{Model.Attention}' (known: softmax, softmax1, sink-logit, sink-token, sigmoid, gated)"),
-    };
+    public AttentionVariant Variant => Model.Attention == "sink-token" ? AttentionVariant.Softmax   // softmax with a learned sink token
+        : AttentionVariantNames.TryParse(Model.Attention, out AttentionVariant v) ? v
+        : throw new ArgumentException($"model.attention: unknown variant '{Model.Attention}' (known: {string.Join(", ", AttentionVariantNames.All)}, sink-token)");
 
     /// <summary>The packing, with the sink-token variant implying its own packing.</summary>
     public Packing PackingValue => Model.Attention == "sink-token" ? Packing.SinkToken : PackingNames.Parse(Data.Packing);

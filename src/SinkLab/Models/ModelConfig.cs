@@ -25,6 +25,30 @@ public enum AttentionVariant
     Gated,
 }
 
+/// <summary>The names of <see cref="AttentionVariant"/> in GGUF (<c>sinklab.attention.variant</c>) and in configs.</summary>
+public static class AttentionVariantNames
+{
+    private static readonly (string Name, AttentionVariant Value)[] Table =
+    [
+        ("softmax", AttentionVariant.Softmax), ("softmax1", AttentionVariant.Softmax1), ("sink-logit", AttentionVariant.SinkLogit),
+        ("sigmoid", AttentionVariant.Sigmoid), ("gated", AttentionVariant.Gated),
+    ];
+
+    /// <summary>All names.</summary>
+    public static IEnumerable<string> All => Table.Select(t => t.Name);
+
+    /// <summary>Looks a name up.</summary>
+    public static bool TryParse(string name, out AttentionVariant value)
+    {
+        foreach (var (n, v) in Table) if (n == name) { value = v; return true; }
+        value = default;
+        return false;
+    }
+
+    /// <summary>The name of a variant.</summary>
+    public static string Name(AttentionVariant v) => Table.First(t => t.Value == v).Name;
+}
+
 /// <summary>
 /// Hyper-parameters of a Llama-family model, normalised once from the file. Derived sizes are members.
 /// </summary>

@@ -46,16 +46,9 @@ internal static unsafe class ModelLoader
             throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.TokenEmbedding}' rows", $"the vocabulary size {tokenizer.VocabSize}", vocab.ToString());
 
         string variantName = f.GetStringOrNull(GgufKeys.AttentionVariant) ?? "softmax";
-        AttentionVariant variant = variantName switch
-        {
-            "softmax" => AttentionVariant.Softmax,
-            "softmax1" => AttentionVariant.Softmax1,
-            "sink-logit" => AttentionVariant.SinkLogit,
-            "sigmoid" => AttentionVariant.Sigmoid,
-            "gated" => AttentionVariant.Gated,
-            _ => throw new ModelNotSupportedException(variantName,
-                $"{f.FilePath}: attention variant '{variantName}' is not supported (supported: softmax, softmax1, sink-logit, sigmoid, gated)"),
-        };
+        if (!AttentionVariantNames.TryParse(variantName, out AttentionVariant variant))
+            throw new ModelNotSupportedException(variantName,
+                $"{f.FilePath}: attention variant '{variantName}' is not supported (supported: {string.Join(", ", AttentionVariantNames.All)})");
         var config = new ModelConfig
         {
             Architecture = arch,

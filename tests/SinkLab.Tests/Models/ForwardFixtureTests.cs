@@ -78,11 +78,7 @@ public class ForwardFixtureTests
         f.Variant = variant;
         using (Model m = f.Load())
         {
-            Assert.Equal(variant, m.Config.Attention switch
-            {
-                AttentionVariant.Softmax1 => "softmax1", AttentionVariant.SinkLogit => "sink-logit",
-                AttentionVariant.Sigmoid => "sigmoid", AttentionVariant.Gated => "gated", _ => "softmax",
-            });
+            Assert.Equal(variant, AttentionVariantNames.Name(m.Config.Attention));
         }
         Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1)) < 1e-4);
         Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)) < 1e-4);
