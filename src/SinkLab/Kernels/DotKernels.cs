@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
@@ -45,42 +46,21 @@ internal static class DotKernels
     }
 
     // ---- BF16 ----
+    /// <summary>bfloat16 row · float vector: each bf16 is the top half of a float, so widening to 32 bits and
+    /// shifting left by 16 gives the exact value. One path over <see cref="Vector{T}"/>.</summary>
     public static float DotBf16(ReadOnlySpan<ushort> w, ReadOnlySpan<float> x)
     {
         ref ushort wr = ref MemoryMarshal.GetReference(w);
         ref float xr = ref MemoryMarshal.GetReference(x);
-        int n = w.Length, i = 0;
-        float sum = 0;
-        if (Vector512.IsHardwareAccelerated && n >= 16)
+        int n = w.Length, i = 0, lanes = Vector<ushort>.Count;
+        Vector<float> acc = Vector<float>.Zero;
+        for (; i <= n - lanes; i += lanes)
         {
-            Vector512<float> acc = Vector512<float>.Zero;
-            for (; i <= n - 16; i += 16)
-            {
-                Vector512<uint> bits = Vector512.WidenLower(Vector512.Create(Vector256.LoadUnsafe(ref wr, (nuint)i), Vector256<ushort>.Zero));
-                acc = Vector512.FusedMultiplyAdd(Vector512.ShiftLeft(bits, 16).AsSingle(), Vector512.LoadUnsafe(ref xr, (nuint)i), acc);
-            }
-            sum = Vector512.Sum(acc);
+            Vector.Widen(Vector.LoadUnsafe(ref wr, (nuint)i), out Vector<uint> lo, out Vector<uint> hi);
+            acc += Vector.AsVectorSingle(Vector.ShiftLeft(lo, 16)) * Vector.LoadUnsafe(ref xr, (nuint)i);
+            acc += Vector.AsVectorSingle(Vector.ShiftLeft(hi, 16)) * Vector.LoadUnsafe(ref xr, (nuint)(i + lanes / 2));
         }
-        else if (Vector256.IsHardwareAccelerated && n >= 8)
-        {
-            Vector256<float> acc = Vector256<float>.Zero;
-            for (; i <= n - 8; i += 8)
-            {
-                Vector256<uint> bits = Vector256.WidenLower(Vector256.Create(Vector128.LoadUnsafe(ref wr, (nuint)i), Vector128<ushort>.Zero));
-                acc = Vector256.FusedMultiplyAdd(Vector256.ShiftLeft(bits, 16).AsSingle(), Vector256.LoadUnsafe(ref xr, (nuint)i), acc);
-            }
-            sum = Vector256.Sum(acc);
-        }
-        else if (Vector128.IsHardwareAccelerated && n >= 4)
-        {
-            Vector128<float> acc = Vector128<float>.Zero;
-            for (; i <= n - 4; i += 4)
-            {
-                Vector128<uint> bits = Vector128.WidenLower(Vector128.Create(Vector64.LoadUnsafe(ref wr, (nuint)i), Vector64<ushort>.Zero));
-                acc += Vector128.ShiftLeft(bits, 16).AsSingle() * Vector128.LoadUnsafe(ref xr, (nuint)i);
-            }
-            sum = Vector128.Sum(acc);
-        }
+        float sum = Vector.Sum(acc);
         for (; i < n; i++) sum += Quantizer.Bf16ToFloat(w[i]) * x[i];
         return sum;
     }
