@@ -7,7 +7,7 @@ namespace SinkLab.Kernels;
 /// Attention inner loops for one head over the KV cache layout of <see cref="Inference.InferenceSession"/>:
 /// keys transposed (<c>[dim][position]</c>, so a vector of scores is a sum of broadcasts × contiguous loads) and
 /// values by position (<c>[position][dim]</c>). Written once over <see cref="Vector{T}"/>; scalar references beside
-/// them. (Transposed values were measured slower: docs/benchmarks.md.)
+/// them. (Transposed values were slower; docs/benchmarks.md records the decision.)
 /// </summary>
 internal static unsafe class HeadOps
 {
