@@ -64,8 +64,9 @@ public static class Experiments
     public static ExperimentRun TrainAndMeasure(TrainConfig c, int measureSequences = 32, IProgress<StepRecord>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(c);
-        TrainResult r = Trainer.Run(c, progress: progress);
-        var (_, data, _) = Trainer.Prepare(c);
+        var prepared = Trainer.Prepare(c);
+        TrainResult r = Trainer.Run(c, progress: progress, prepared: prepared);
+        TrainingData data = prepared.Data;
         int T = c.Model.Context;
         // Held-out windows as the model saw them in training (first token per the packing).
         int[][] seqs = Enumerable.Range(0, measureSequences)

@@ -74,9 +74,16 @@ public static class Trainer
 
     /// <summary>Runs (or, with <paramref name="resume"/>, continues) training; writes into <c>OutDir</c>:
     /// <c>checkpoint.bin</c>, <c>metrics.jsonl</c>, <c>config.json</c> and <c>NAME.gguf</c>.</summary>
-    public static TrainResult Run(TrainConfig c, bool resume = false, IProgress<StepRecord>? progress = null, int? stopAfter = null)
+    /// <param name="c">The config.</param>
+    /// <param name="resume">Continue from the checkpoint in OutDir.</param>
+    /// <param name="progress">Receives every step.</param>
+    /// <param name="stopAfter">Stop after this many steps (as if killed), for tests.</param>
+    /// <param name="prepared">Data already made by <see cref="Prepare"/> for this config (so callers that need the
+    /// windows too do not tokenize the corpus twice).</param>
+    public static TrainResult Run(TrainConfig c, bool resume = false, IProgress<StepRecord>? progress = null, int? stopAfter = null,
+        (Vocabulary Vocab, TrainingData Data, int SinkId)? prepared = null)
     {
-        var (vocab, data, sinkId) = Prepare(c);
+        var (vocab, data, sinkId) = prepared ?? Prepare(c);
         Directory.CreateDirectory(c.OutDir);
         set_num_threads(c.Threads);
         manual_seed(c.Seed);
