@@ -57,8 +57,8 @@ internal sealed unsafe class MatMul : ParallelJob
             case GgmlType.F32: RowsF32(w, r0, r1); break;
             case GgmlType.F16: RowsF16(w, r0, r1); break;
             case GgmlType.BF16: RowsBf16(w, r0, r1); break;
-            case GgmlType.Q8_0: RowsQ8_0(w, r0, r1); break;
-            case GgmlType.Q4_0: RowsQ4_0(w, r0, r1); break;
+            case GgmlType.Q8_0: RowsQuantized<BlockQ8_0>(w, r0, r1, &DotKernels.DotQ8_0); break;
+            case GgmlType.Q4_0: RowsQuantized<BlockQ4_0>(w, r0, r1, &DotKernels.DotQ4_0); break;
             default: throw new InvalidOperationException($"no kernel for {w.Type}");
         }
     }
@@ -93,25 +93,17 @@ internal sealed unsafe class MatMul : ParallelJob
         }
     }
 
-    private void RowsQ8_0(WeightMatrix w, int r0, int r1)
+    /// <summary>Rows of a block-quantized matrix against the activations quantized to Q8_0 (one path for every
+    /// block type; <paramref name="dot"/> is the type's block dot product).</summary>
+    private void RowsQuantized<TBlock>(WeightMatrix w, int r0, int r1, delegate*<ReadOnlySpan<TBlock>, ReadOnlySpan<BlockQ8_0>, float> dot)
+        where TBlock : unmanaged
     {
         int blocks = w.Cols / 32;
         for (int r = r0; r < r1; r++)
         {
-            ReadOnlySpan<BlockQ8_0> row = MemoryMarshal.Cast<byte, BlockQ8_0>(w.Row(r));
+            ReadOnlySpan<TBlock> row = MemoryMarshal.Cast<byte, TBlock>(w.Row(r));
             for (int t = 0; t < _n; t++)
-                _y[(long)t * _yStride + r] = DotKernels.DotQ8_0(row, _qx.AsSpan(t * blocks, blocks));
-        }
-    }
-
-    private void RowsQ4_0(WeightMatrix w, int r0, int r1)
-    {
-        int blocks = w.Cols / 32;
-        for (int r = r0; r < r1; r++)
-        {
-            ReadOnlySpan<BlockQ4_0> row = MemoryMarshal.Cast<byte, BlockQ4_0>(w.Row(r));
-            for (int t = 0; t < _n; t++)
-                _y[(long)t * _yStride + r] = DotKernels.DotQ4_0(row, _qx.AsSpan(t * blocks, blocks));
+                _y[(long)t * _yStride + r] = dot(row, _qx.AsSpan(t * blocks, blocks));
         }
     }
 }
