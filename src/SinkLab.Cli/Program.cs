@@ -10,6 +10,8 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     ConvertCommand.Create(),
     InspectCommand.Create(),
     AttentionCommand.Create(),
+    StreamCommand.Create(),
+    ChatCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
 };

@@ -62,16 +62,24 @@ public static class Charts
         return Png(plt);
     }
 
-    /// <summary>Several named series against a shared x.</summary>
+    /// <summary>Several named series against a shared x (markers).</summary>
     public static byte[] Lines(string title, string xLabel, string yLabel, double[] x, IEnumerable<(string Name, double[] Y)> series, bool logY = false)
+        => Series(title, xLabel, yLabel, series.Select(s => (s.Name, x.Take(s.Y.Length).ToArray(), s.Y)), logY, markerSize: 4);
+
+    /// <summary>Several named series, each with its own x (lines, no markers).</summary>
+    public static byte[] Curves(string title, string xLabel, string yLabel, IEnumerable<(string Name, double[] X, double[] Y)> series, bool logY = false)
+        => Series(title, xLabel, yLabel, series, logY, markerSize: 0);
+
+    private static byte[] Series(string title, string xLabel, string yLabel, IEnumerable<(string Name, double[] X, double[] Y)> series, bool logY, float markerSize)
     {
         var plt = new Plot();
-        foreach (var (name, y) in series)
+        foreach (var (name, x, y) in series)
         {
             double[] ys = logY ? y.Select(v => Math.Log10(Math.Max(v, 1e-12))).ToArray() : y;
-            var s = plt.Add.Scatter(x.Take(ys.Length).ToArray(), ys);
+            var s = plt.Add.Scatter(x, ys);
             s.LegendText = name;
-            s.MarkerSize = 4;
+            s.MarkerSize = markerSize;
+            if (markerSize == 0) s.LineWidth = 2;
         }
         plt.Title(title);
         plt.XLabel(xLabel);

@@ -38,27 +38,14 @@ public static class ReportWriter
     public static void Write(Model model, InspectReport report, string outDir)
     {
         ArgumentNullException.ThrowIfNull(report);
-        string full = Path.GetFullPath(outDir);
-        string tmp = full.TrimEnd(Path.DirectorySeparatorChar) + $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
-        Directory.CreateDirectory(tmp);
-        try
+        var images = Plots(report);
+        var files = new Dictionary<string, byte[]>
         {
-            File.WriteAllText(Path.Combine(tmp, "report.json"), JsonSerializer.Serialize(report, ReportJson.Options));
-            var images = Plots(report);
-            foreach (var (name, _, png) in images) File.WriteAllBytes(Path.Combine(tmp, name), png);
-            File.WriteAllText(Path.Combine(tmp, "report.html"), Html(report, images));
-            if (!Directory.Exists(full)) Directory.Move(tmp, full);
-            else
-            {
-                foreach (string f in Directory.GetFiles(tmp)) File.Move(f, Path.Combine(full, Path.GetFileName(f)), overwrite: true);
-                Directory.Delete(tmp, true);
-            }
-        }
-        catch
-        {
-            if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
-            throw;
-        }
+            ["report.json"] = System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(report, ReportJson.Options)),
+            ["report.html"] = System.Text.Encoding.UTF8.GetBytes(Html(report, images)),
+        };
+        foreach (var (name, _, png) in images) files[name] = png;
+        AtomicFile.WriteDirectory(outDir, files);
     }
 
     private static List<(string File, string Caption, byte[] Png)> Plots(InspectReport r)

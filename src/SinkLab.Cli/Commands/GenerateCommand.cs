@@ -25,9 +25,10 @@ internal static class GenerateCommand
         var repeat = new Option<float>("--repeat-penalty") { Description = "Repetition penalty (1 = off)", DefaultValueFactory = _ => 1f };
         var repeatN = new Option<int>("--repeat-last-n") { Description = "Window of the repetition penalty", DefaultValueFactory = _ => 64 };
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating after EOS" };
+        var cache = new Option<string>("--cache") { Description = "KV cache policy: full (stops at the context), sink:S+W or window:W (endless), shift:K", DefaultValueFactory = _ => "full" };
         var cmd = new Command("generate", "Generate text from a prompt")
         {
-            model, prompt, n, temp, seed, topK, topP, minP, repeat, repeatN, ignoreEos, threads, tok, json,
+            model, prompt, n, temp, seed, topK, topP, minP, repeat, repeatN, ignoreEos, cache, threads, tok, json,
         };
         cmd.SetAction(r => Cli.Guard(() =>
         {
@@ -36,22 +37,24 @@ internal static class GenerateCommand
                 Temperature = r.GetValue(temp), Seed = r.GetValue(seed), TopK = r.GetValue(topK), TopP = r.GetValue(topP),
                 MinP = r.GetValue(minP), RepeatPenalty = r.GetValue(repeat), RepeatLastN = r.GetValue(repeatN),
             };
-            return Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(prompt)!, r.GetValue(n), sampling,
+            CachePolicy policy = CachePolicy.Parse(r.GetValue(cache)!);
+            if (!policy.IsCache) throw new ArgumentException($"--cache {policy}: recompute is an evaluation baseline, not a cache for generation");
+            return Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(prompt)!, r.GetValue(n), sampling, policy,
                 Cli.CheckThreads(r.GetValue(threads)), r.GetValue(ignoreEos), r.GetValue(json));
         }));
         return cmd;
     }
 
-    private static int Run(string path, string? tokenizer, string prompt, int count, SamplerOptions sampling, int threads, bool ignoreEos, bool json)
+    private static int Run(string path, string? tokenizer, string prompt, int count, SamplerOptions sampling, CachePolicy policy, int threads, bool ignoreEos, bool json)
     {
         if (count < 0) throw new ArgumentOutOfRangeException("--tokens", count, "must be ≥ 0");
         sampling.Validate();
         using Model m = Cli.LoadModel(path, tokenizer);
         int[] ids = m.Tokenizer.Encode(prompt);
         if (ids.Length == 0) throw new ArgumentException("the prompt encodes to no tokens", "--prompt");
-        if (ids.Length >= m.Config.ContextLength)
-            throw new ArgumentException($"the prompt has {ids.Length} tokens; the context holds {m.Config.ContextLength}", "--prompt");
-        using var session = new InferenceSession(m, new SessionOptions { Threads = threads });
+        if (policy.Kind == CacheKind.Full && ids.Length >= m.Config.ContextLength)
+            throw new ArgumentException($"the prompt has {ids.Length} tokens; the context holds {m.Config.ContextLength} (a streaming --cache such as sink:4+252 has no limit)", "--prompt");
+        using var session = new InferenceSession(m, new SessionOptions { Threads = threads, Cache = policy });
         var sampler = new Sampler(m.Config.VocabSize, sampling);
         Decoder utf8 = new UTF8Encoding(false, false).GetDecoder();
         char[] chars = new char[64];
@@ -75,6 +78,8 @@ internal static class GenerateCommand
                 PromptTokens = ids.Length,
                 GeneratedTokens = generated,
                 Seconds = seconds,
+                Cache = policy.ToString(),
+                CacheTokens = session.Ring.Live,
             });
         }
         else

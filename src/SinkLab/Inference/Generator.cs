@@ -8,7 +8,7 @@ public static class Generator
     /// <summary>
     /// Feeds <paramref name="prompt"/> (already tokenized, BOS included if wanted), then samples up to
     /// <paramref name="maxTokens"/> tokens, calling <paramref name="onToken"/> for each as it comes. Stops early at
-    /// EOS (unless <paramref name="ignoreEos"/>), at a full context, or when <paramref name="cancel"/> fires.
+    /// EOS (unless <paramref name="ignoreEos"/>), at a full dense cache (bounded cache policies never fill), or when <paramref name="cancel"/> fires.
     /// </summary>
     /// <returns>The prompt followed by the generated ids.</returns>
     public static List<int> Generate(InferenceSession session, ReadOnlySpan<int> prompt, int maxTokens, Sampler sampler,
@@ -30,7 +30,7 @@ public static class Generator
             sampler.Accept(next);
             onToken?.Invoke(next);
             if (next == eos && !ignoreEos) break;
-            if (i + 1 == maxTokens || session.Position >= session.ContextSize) break;
+            if (i + 1 == maxTokens || session.IsFull) break;
             logits = session.Decode(next);
         }
         return ids;

@@ -74,6 +74,8 @@ public sealed unsafe partial class InferenceSession
     /// rewrite them. Used only for layers with such hooks.</summary>
     private void AttentionMaterialized(int layer, long layerBase, int n, int pos0)
     {
+        if (Cache.Kind != CacheKind.Full)
+            throw new InvalidOperationException($"hook_scores / hook_pattern need the full (dense) cache; this session uses {Cache}");
         int heads = _c.Heads, hd = _c.HeadDim, qDim = _c.QDim, keys = pos0 + n, group = _c.GroupSize;
         long size = (long)heads * n * keys;
         if (_patternBuffer.Length < size) _patternBuffer = GC.AllocateArray<float>(checked((int)size), pinned: true);

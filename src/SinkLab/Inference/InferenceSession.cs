@@ -6,8 +6,10 @@ using SinkLab.Models;
 namespace SinkLab.Inference;
 
 /// <summary>
-/// Runs a <see cref="Model"/> over a dense KV cache: batched prefill (matrix × matrix) and single-token decode
-/// (matrix × vector). Every buffer is allocated once, here; a forward step allocates nothing.
+/// Runs a <see cref="Model"/> over a KV cache held by a <see cref="CachePolicy"/> (dense by default; StreamingLLM
+/// sinks + window, window, context shift): batched prefill (matrix × matrix) and single-token decode
+/// (matrix × vector). Every buffer is allocated once, here; a forward step allocates nothing, and memory does not
+/// grow with the stream under a bounded policy.
 /// Not thread-safe: one session per concurrent stream.
 /// </summary>
 public sealed unsafe partial class InferenceSession : IDisposable
@@ -19,10 +21,13 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private readonly AttentionJob _attention;
     private readonly int _batch;
     // Scratch, pinned; shapes in tokens × width.
-    private readonly float[] _x, _xb, _q, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _tmp, _gate;
+    private readonly float[] _x, _xb, _q, _qPinned, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _pinCos, _pinSin, _tmp, _gate;
+    private readonly int[] _visPinned, _visSeg1, _visSeg2;   // per token of the running chunk: what it sees (KvRing.Visible)
+    private bool _usePinnedQuery;                             // pinned keys are scored with the query at its in-cache position
+    private readonly KvRing _ring;
     private float[]? _sinks;   // attn_sinks of the layer being computed
     private readonly double[] _invFreq;
-    private readonly float[] _keyCache, _valueCache;   // per layer and KV head: keys [dim][position] (after RoPE), values [position][dim]
+    private readonly float[] _keyCache, _valueCache;   // per layer and KV head: keys [dim][slot] (after RoPE), values [slot][dim]
 
     /// <summary>Creates a session; <paramref name="options"/> defaults to one thread and the model's context.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Threads, context or batch size below 1.</exception>
@@ -33,10 +38,13 @@ public sealed unsafe partial class InferenceSession : IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThan(options.Threads, 1, nameof(options.Threads));
         ArgumentOutOfRangeException.ThrowIfNegative(options.ContextSize, nameof(options.ContextSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.BatchSize, 1, nameof(options.BatchSize));
+        ArgumentNullException.ThrowIfNull(options.Cache, nameof(options.Cache));
         Model = model;
         _c = model.Config;
         _w = model.Weights;
-        ContextSize = options.ContextSize > 0 ? options.ContextSize : _c.ContextLength;
+        Cache = options.Cache;
+        _ring = new KvRing(options.Cache, options.ContextSize > 0 ? options.ContextSize : _c.ContextLength);
+        ContextSize = _ring.Capacity;
         _batch = Math.Min(options.BatchSize, ContextSize);
         Threads = options.Threads;
         _pool = new WorkerPool(options.Threads);
@@ -48,6 +56,10 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _x = P((long)_batch * _c.Dim);
         _xb = P((long)_batch * Math.Max(_c.Dim, _c.QDim));
         _q = P((long)_batch * _c.QDim);
+        _qPinned = P(_ring.Pinned > 0 ? (long)_batch * _c.QDim : 0);
+        _visPinned = new int[_batch];
+        _visSeg1 = new int[_batch];
+        _visSeg2 = new int[_batch];
         _k = P((long)_batch * _c.KvDim);
         _v = P((long)_batch * _c.KvDim);
         _att = P((long)_batch * _c.QDim);
@@ -58,6 +70,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _gate = P((long)_batch * _c.Heads);
         _ropeCos = P((long)_batch * (_c.RopeDim / 2));
         _ropeSin = P((long)_batch * (_c.RopeDim / 2));
+        _pinCos = P(_ring.Pinned > 0 ? (long)_batch * (_c.RopeDim / 2) : 0);
+        _pinSin = P(_ring.Pinned > 0 ? (long)_batch * (_c.RopeDim / 2) : 0);
         _keyCache = P((long)_c.Layers * ContextSize * _c.KvDim);
         _valueCache = P((long)_c.Layers * ContextSize * _c.KvDim);
         _invFreq = new double[_c.RopeDim / 2];
@@ -74,15 +88,21 @@ public sealed unsafe partial class InferenceSession : IDisposable
     public Model Model { get; }
     /// <summary>Worker threads.</summary>
     public int Threads { get; }
-    /// <summary>Capacity of the KV cache in tokens.</summary>
+    /// <summary>Capacity of the KV cache in tokens (slots; for <c>sink:S+W</c> S + W + 1, the token being processed included).</summary>
     public int ContextSize { get; }
-    /// <summary>Tokens currently in the KV cache (the position of the next token).</summary>
-    public int Position { get; private set; }
+    /// <summary>The cache policy.</summary>
+    public CachePolicy Cache { get; }
+    /// <summary>Slot bookkeeping of the cache (what is live, what was evicted).</summary>
+    public KvRing Ring => _ring;
+    /// <summary>Tokens fed since the last reset (the stream position of the next token).</summary>
+    public long Position => _ring.Position;
+    /// <summary>True when a dense cache has no room for another token (bounded policies never fill).</summary>
+    public bool IsFull => Cache.Kind == CacheKind.Full && _ring.Live >= ContextSize;
     /// <summary>Logits of the last token processed by <see cref="Decode"/> or <see cref="Prefill"/>.</summary>
     public ReadOnlySpan<float> Logits => _logits;
 
     /// <summary>Empties the KV cache.</summary>
-    public void Reset() => Position = 0;
+    public void Reset() => _ring.Reset();
 
     /// <summary>Feeds one token and returns the next-token logits.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Token id outside the vocabulary.</exception>
@@ -114,17 +134,37 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private void Forward(ReadOnlySpan<int> tokens, Span<float> logits, bool lastOnly)
     {
         if (tokens.Length == 0) return;
-        if (Position + tokens.Length > ContextSize)
-            throw new InvalidOperationException($"context full: {Position} + {tokens.Length} tokens exceed the cache of {ContextSize}");
+        if (Cache.Kind == CacheKind.Full && _ring.Live + tokens.Length > ContextSize)
+            throw new InvalidOperationException($"context full: {_ring.Live} + {tokens.Length} tokens exceed the cache of {ContextSize}");
         foreach (int t in tokens)
             if ((uint)t >= (uint)_c.VocabSize) throw new ArgumentOutOfRangeException(nameof(tokens), t, $"token id outside the vocabulary of {_c.VocabSize}");
-        for (int start = 0; start < tokens.Length; start += _batch)
+        for (int start = 0; start < tokens.Length;)
         {
-            int n = Math.Min(_batch, tokens.Length - start);
+            int n = _ring.BeginChunk(Math.Min(_batch, tokens.Length - start));
             bool last = start + n == tokens.Length;
             Span<float> dst = lastOnly ? logits : logits.Slice(start * _c.VocabSize, n * _c.VocabSize);
             ForwardBatch(tokens.Slice(start, n), dst, lastOnly ? (last ? 1 : 0) : n);
+            _ring.EndChunk(n);
+            start += n;
         }
+    }
+
+    /// <summary>Records what each token of the chunk sees and sets the RoPE angles: stream positions for queries and
+    /// keys, and in-cache positions for the query copy that scores pinned keys once positions are re-indexed.</summary>
+    private void PlanChunk(int n, long pos0)
+    {
+        int half = _c.RopeDim / 2;
+        _usePinnedQuery = false;
+        for (int t = 0; t < n; t++)
+        {
+            var (pinned, seg1, seg2, queryPosition) = _ring.Visible(pos0 + t);
+            _visPinned[t] = pinned; _visSeg1[t] = seg1; _visSeg2[t] = seg2;
+            SetRopeAngles(pos0 + t, _ropeCos.AsSpan(t * half, half), _ropeSin.AsSpan(t * half, half));
+            if (pinned > 0 && queryPosition != pos0 + t) _usePinnedQuery = true;
+        }
+        if (!_usePinnedQuery) return;
+        for (int t = 0; t < n; t++)
+            SetRopeAngles(_ring.Visible(pos0 + t).QueryPosition, _pinCos.AsSpan(t * half, half), _pinSin.AsSpan(t * half, half));
     }
 
     /// <summary>One batch of n tokens at positions Position..Position+n-1; writes logits of the last
@@ -132,14 +172,12 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private void ForwardBatch(ReadOnlySpan<int> tokens, Span<float> logits, int logitRows)
     {
         int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QDim, hidden = _c.HiddenDim;
-        int pos0 = Position, half = _c.RopeDim / 2;
-        _stepStart = pos0;
+        long pos0 = Position;
+        int half = _c.RopeDim / 2;
+        _stepStart = (int)Math.Min(pos0, int.MaxValue);
         bool neox = _c.RopeStyle == RopeStyle.NeoX;
-        for (int t = 0; t < n; t++)
-        {
-            _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
-            SetRopeAngles(pos0 + t, _ropeCos.AsSpan(t * half, half), _ropeSin.AsSpan(t * half, half));
-        }
+        for (int t = 0; t < n; t++) _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
+        PlanChunk(n, pos0);
         Fire(HookPoint.Embed, 0, _x, n, dim);
 
         fixed (float* x = _x, xb = _xb, q = _q, k = _k, v = _v, att = _att, hb = _hb, hb2 = _hb2)
@@ -154,8 +192,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 _matmul.Run(lw.Wk, xb, dim, n, k, kvDim);
                 _matmul.Run(lw.Wv, xb, dim, n, v, kvDim);
                 long layerBase = (long)l * ContextSize * kvDim;
+                if (_usePinnedQuery) _q.AsSpan(0, n * qDim).CopyTo(_qPinned);
                 for (int t = 0; t < n; t++)
                 {
+                    if (_usePinnedQuery)
+                        Ops.Rope(_qPinned.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, _pinCos.AsSpan(t * half, half), _pinSin.AsSpan(t * half, half), neox);
                     ReadOnlySpan<float> cos = _ropeCos.AsSpan(t * half, half), sin = _ropeSin.AsSpan(t * half, half);
                     Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, cos, sin, neox);
                     Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, cos, sin, neox);
@@ -163,11 +204,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 Fire(HookPoint.Q, l, _q, n, _c.Heads, _c.HeadDim);
                 Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
                 Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);
-                for (int t = 0; t < n; t++) StoreKv(layerBase, pos0 + t, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+                for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
                 if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
-                    AttentionMaterialized(l, layerBase, n, pos0);
+                    AttentionMaterialized(l, layerBase, n, checked((int)pos0));
                 else
-                    _attention.Run(_pool, layerBase, n, pos0);
+                    _attention.Run(_pool, layerBase, n);
                 if (lw.AttnGate is { } gate) ApplyGate(gate, n);
                 Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
                 _matmul.Run(lw.Wo, att, qDim, n, xb, dim);
@@ -185,7 +226,6 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
                 Fire(HookPoint.ResidPost, l, _x, n, dim);
             }
-            Position = pos0 + n;
             if (logitRows == 0) return;
             int first = n - logitRows;
             for (int t = first; t < n; t++)
@@ -197,7 +237,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Writes one token's keys (transposed, [kvHead][dim][position]) and values ([kvHead][position][dim]).</summary>
+    /// <summary>Writes one token's keys (transposed, [kvHead][dim][slot]) and values ([kvHead][slot][dim]).</summary>
     private void StoreKv(long layerBase, int position, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
     {
         int hd = _c.HeadDim;
@@ -248,7 +288,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private static int HiddenOrDim(ModelConfig c) => Math.Max(c.HiddenDim, c.Dim);
 
     /// <summary>cos/sin of position · θ_i for each rotated pair i (θ_i from base, scaling and rope_freqs).</summary>
-    private void SetRopeAngles(int position, Span<float> cos, Span<float> sin)
+    private void SetRopeAngles(long position, Span<float> cos, Span<float> sin)
     {
         for (int i = 0; i < _invFreq.Length; i++)
         {

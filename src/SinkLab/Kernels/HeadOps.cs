@@ -29,9 +29,10 @@ internal static unsafe class HeadOps
         }
     }
 
-    /// <summary>o[d] = Σ_p weights[p] · values[p·hd + d] (values stored by position). Four positions at a time, each
-    /// with its own accumulator, so the multiply-adds do not wait on one another.</summary>
-    public static void WeightedSum(float* weights, float* values, int hd, int count, float* o)
+    /// <summary>o[d] = Σ_p weights[p] · values[p·hd + d] (values stored by position), or o[d] += that sum when
+    /// <paramref name="accumulate"/> (attention over several cache segments). Four positions at a time, each with its
+    /// own accumulator, so the multiply-adds do not wait on one another.</summary>
+    public static void WeightedSum(float* weights, float* values, int hd, int count, float* o, bool accumulate = false)
     {
         int w = Vector<float>.Count;
         if (hd % w == 0)
@@ -49,11 +50,12 @@ internal static unsafe class HeadOps
                     a3 += new Vector<float>(weights[p + 3]) * Vector.Load(v + (long)(p + 3) * hd);
                 }
                 for (; p < count; p++) a0 += new Vector<float>(weights[p]) * Vector.Load(v + (long)p * hd);
-                Vector.Store((a0 + a1) + (a2 + a3), o + d);
+                Vector<float> sum = (a0 + a1) + (a2 + a3);
+                Vector.Store(accumulate ? sum + Vector.Load(o + d) : sum, o + d);
             }
             return;
         }
-        WeightedSumScalar(weights, values, hd, count, o);
+        WeightedSumScalar(weights, values, hd, count, o, accumulate);
     }
 
     /// <summary>Scalar reference of <see cref="Scores"/>.</summary>
@@ -68,13 +70,13 @@ internal static unsafe class HeadOps
     }
 
     /// <summary>Scalar reference of <see cref="WeightedSum"/>.</summary>
-    public static void WeightedSumScalar(float* weights, float* values, int hd, int count, float* o)
+    public static void WeightedSumScalar(float* weights, float* values, int hd, int count, float* o, bool accumulate = false)
     {
         for (int d = 0; d < hd; d++)
         {
             double s = 0;
             for (int p = 0; p < count; p++) s += (double)weights[p] * values[(long)p * hd + d];
-            o[d] = (float)s;
+            o[d] = accumulate ? o[d] + (float)s : (float)s;
         }
     }
 }

@@ -75,7 +75,7 @@ internal static class ReferenceForward
         return logits;
     }
 
-    private static double[] RmsNorm(double[] x, float[] g, float eps)
+    internal static double[] RmsNorm(double[] x, float[] g, float eps)
     {
         double ss = 0;
         foreach (double v in x) ss += v * v;
@@ -85,14 +85,14 @@ internal static class ReferenceForward
         return y;
     }
 
-    private static double[] MatVec(float[] w, int rows, int cols, double[] x)
+    internal static double[] MatVec(float[] w, int rows, int cols, double[] x)
     {
         var y = new double[rows];
         for (int r = 0; r < rows; r++) { double s = 0; for (int c = 0; c < cols; c++) s += w[r * cols + c] * x[c]; y[r] = s; }
         return y;
     }
 
-    private static void Rope(double[] v, int heads, int hd, int pos, FixtureModel m)
+    internal static void Rope(double[] v, int heads, int hd, long pos, FixtureModel m)
     {
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < hd / 2; i++)
