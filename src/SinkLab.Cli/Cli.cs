@@ -39,6 +39,9 @@ internal static class Cli
     public static int CheckThreads(int threads)
         => threads is >= 1 and <= 1024 ? threads : throw new ArgumentOutOfRangeException("--threads", threads, "must be between 1 and 1024");
 
+    /// <summary>One plain warning line on stderr (not wrapped, so logs and tests see it whole).</summary>
+    public static void Warn(string message) => Console.Error.WriteLine($"sinklab: warning: {message}");
+
     /// <summary>Runs a verb; known failures become one line on stderr and exit code 2.</summary>
     public static int Guard(Func<int> body)
     {

@@ -16,6 +16,7 @@ internal static class Shared
     public static string StoriesBin => Path.Combine(Models, "stories260K.bin");
     public static string Tok512 => Path.Combine(Models, "tok512.bin");
     public static string TinyStories => Path.Combine(Corpora, "tinystories_valid_slice.txt");
+    public static string WarAndPeace => Path.Combine(Corpora, "war_and_peace_pg2600.txt");
     public static string Shakespeare => Path.Combine(Corpora, "tinyshakespeare.txt");
 
     /// <summary>Repository root (the folder holding SinkLab.slnx).</summary>

@@ -30,7 +30,7 @@ internal static class PerplexityCommand
         if (chunks is <= 0) throw new ArgumentOutOfRangeException("--chunks", chunks, "must be positive");
         using Model m = Cli.LoadModel(path, tokenizer);
         if (ctx > m.Config.ContextLength)
-            Cli.Err.MarkupLine($"[yellow]warning:[/] --ctx {ctx} is longer than the model's context length {m.Config.ContextLength}");
+            Cli.Warn($"--ctx {ctx} is longer than the model's context length {m.Config.ContextLength}");
         string text = File.ReadAllText(file);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         PerplexityResult result = null!;

@@ -99,7 +99,7 @@ internal static class StreamCommand
         if (span <= m.Config.ContextLength) return;
         string msg = $"cache policy {p}: {span} positions exceed the model's context length {m.Config.ContextLength}";
         if (strict) throw new ArgumentException(msg, "--cache");
-        Cli.Err.MarkupLine($"[yellow]warning:[/] {Markup.Escape(msg)}");
+        Cli.Warn(msg);
     }
 
     private static object Json(StreamResult r) => new
