@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.AI;
+using SinkLab.Caching;
 using SinkLab.Inference;
 using SinkLab.Models;
-using SinkLab.Streaming;
 
 namespace SinkLab.Extensions.AI;
 

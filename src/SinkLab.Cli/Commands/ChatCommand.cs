@@ -1,7 +1,7 @@
 using System.CommandLine;
+using SinkLab.Caching;
 using SinkLab.Inference;
 using SinkLab.Models;
-using SinkLab.Streaming;
 using Spectre.Console;
 
 namespace SinkLab.Cli.Commands;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text;
+using SinkLab.Caching;
 using SinkLab.Inference;
 using SinkLab.Models;
 using Spectre.Console;

@@ -1,10 +1,11 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text;
+using SinkLab.Caching;
+using SinkLab.Evaluation;
 using SinkLab.Inference;
 using SinkLab.Models;
 using SinkLab.Reports;
-using SinkLab.Streaming;
 using Spectre.Console;
 
 namespace SinkLab.Cli.Commands;
@@ -20,7 +21,7 @@ internal static class StreamCommand
         var threads = Cli.ThreadsOption();
         var tok = Cli.TokenizerOption();
         var file = new Option<string>("--file", "-f") { Description = "Text to stream (tokenized once, BOS first)", Required = true };
-        var cache = new Option<string>("--cache") { Description = "Cache policy: full, window:W, sink:S+W, shift:K, recompute:W", DefaultValueFactory = _ => "sink:4+252" };
+        var cache = new Option<string>("--cache") { Description = "Cache policy: full, window:W, sink:S+W, shift:K, recompute:W (suffix @original: stream positions)", DefaultValueFactory = _ => "sink:4+252" };
         var compare = new Option<string?>("--compare") { Description = "Several policies, comma-separated, run on the same stream (e.g. full,window:256,sink:4+252,recompute:256)" };
         var tokens = new Option<long>("--tokens", "-n") { Description = "Feed the first N tokens of the file (0 = all)", DefaultValueFactory = _ => 0 };
         var positions = new Option<string>("--positions") { Description = "Positions of sink/window caches: cache (re-indexed inside the cache, StreamingLLM) or original", DefaultValueFactory = _ => "cache" };
@@ -63,7 +64,7 @@ internal static class StreamCommand
         if (text.Trim().Length == 0) throw new ArgumentException($"{file}: the file is empty", "--file");
         int[] ids = m.Tokenizer.Encode(text, addSpecial: true);
         if (count > ids.Length)
-            throw new ArgumentException($"--tokens {count}: {file} holds only {ids.Length:N0} tokens", "--tokens");
+            throw new ArgumentException($"{count:N0} tokens asked for, but {file} holds only {ids.Length:N0}", "--tokens");
         if (count > 0) ids = ids[..(int)count];
         if (ids.Length < 2) throw new ArgumentException($"{file}: {ids.Length} token(s); a stream needs at least 2", "--file");
 

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using SinkLab.Caching;
 using SinkLab.Kernels;
 
 namespace SinkLab.Inference;

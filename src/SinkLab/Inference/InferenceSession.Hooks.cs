@@ -1,3 +1,4 @@
+using SinkLab.Caching;
 using SinkLab.Hooks;
 using SinkLab.Kernels;
 

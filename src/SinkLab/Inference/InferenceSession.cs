@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using SinkLab.Caching;
 using SinkLab.Hooks;
 using SinkLab.Kernels;
 using SinkLab.Models;

@@ -1,3 +1,4 @@
+using SinkLab.Caching;
 namespace SinkLab.Inference;
 
 /// <summary>Settings of one <see cref="InferenceSession"/>.</summary>

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.AI;
+using SinkLab.Caching;
 using SinkLab.Extensions.AI;
 using SinkLab.Inference;
 using SinkLab.Models;
-using SinkLab.Streaming;
 
 namespace SinkLab.Tests.Streaming;
 

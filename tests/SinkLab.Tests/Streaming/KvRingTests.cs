@@ -1,3 +1,4 @@
+using SinkLab.Caching;
 using SinkLab.Inference;
 
 namespace SinkLab.Tests.Streaming;
@@ -121,6 +122,7 @@ public class KvRingTests
     [InlineData("recompute:1024", CacheKind.Recompute, 0, 1024)]
     [InlineData("shift:4", CacheKind.Shift, 4, 0)]
     [InlineData("full", CacheKind.Full, 0, 0)]
+    [InlineData("sink:4+252@original", CacheKind.Sink, 4, 252)]
     public void ParsesPolicies(string text, CacheKind kind, int sinks, int window)
     {
         CachePolicy p = CachePolicy.Parse(text);

@@ -1,3 +1,4 @@
+using SinkLab.Caching;
 using SinkLab.Tests.Models;
 
 namespace SinkLab.Tests.Streaming;

@@ -1,6 +1,7 @@
+using SinkLab.Caching;
+using SinkLab.Evaluation;
 using SinkLab.Inference;
 using SinkLab.Models;
-using SinkLab.Streaming;
 using SinkLab.Tests.Models;
 
 namespace SinkLab.Tests.Streaming;

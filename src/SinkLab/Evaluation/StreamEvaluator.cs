@@ -1,9 +1,9 @@
 using System.Diagnostics;
-using SinkLab.Evaluation;
+using SinkLab.Caching;
 using SinkLab.Inference;
 using SinkLab.Models;
 
-namespace SinkLab.Streaming;
+namespace SinkLab.Evaluation;
 
 /// <summary>Settings of a streaming evaluation.</summary>
 public sealed record StreamOptions

@@ -1,8 +1,9 @@
 using System.Text;
+using SinkLab.Caching;
 using SinkLab.Inference;
 using SinkLab.Models;
 
-namespace SinkLab.Streaming;
+namespace SinkLab.Inference;
 
 /// <summary>How turns are written into the token stream. The default is the plain "USER: … ASSISTANT:" form that
 /// StreamingLLM's chat demo uses; models with no chat training simply continue the text.</summary>

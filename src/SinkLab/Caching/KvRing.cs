@@ -1,4 +1,4 @@
-namespace SinkLab.Inference;
+namespace SinkLab.Caching;
 
 /// <summary>
 /// Slot bookkeeping of a KV cache under a <see cref="CachePolicy"/>: which physical slot each token's key and value

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace SinkLab.Inference;
+namespace SinkLab.Caching;
 
 /// <summary>How a KV cache policy evicts.</summary>
 public enum CacheKind
@@ -14,7 +14,7 @@ public enum CacheKind
     /// drop the older half of the rest and shift the remaining positions down.</summary>
     Shift,
     /// <summary>Re-encode the last <see cref="CachePolicy.Window"/> tokens from scratch for every new token
-    /// (a baseline, run by <see cref="Streaming.StreamEvaluator"/>; a session cannot hold it).</summary>
+    /// (a baseline, run by <see cref="Evaluation.StreamEvaluator"/>; a session cannot hold it).</summary>
     Recompute,
 }
 
@@ -44,12 +44,18 @@ public sealed record CachePolicy(CacheKind Kind, int Sinks = 0, int Window = 0, 
         _ => context,
     };
 
-    /// <summary>Parses <c>full</c>, <c>window:W</c>, <c>sink:S+W</c>, <c>shift:K</c>, <c>recompute:W</c>.</summary>
+    /// <summary>Parses <c>full</c>, <c>window:W</c>, <c>sink:S+W</c>, <c>shift:K</c>, <c>recompute:W</c>; a suffix
+    /// <c>@original</c> (e.g. <c>sink:4+252@original</c>) keeps stream positions.</summary>
     /// <exception cref="ArgumentException">Unknown policy or a size out of range, naming the text.</exception>
     public static CachePolicy Parse(string text, bool originalPositions = false)
     {
         ArgumentNullException.ThrowIfNull(text);
         string t = text.Trim().ToLowerInvariant();
+        if (t.EndsWith("@original", StringComparison.Ordinal))
+        {
+            t = t[..^"@original".Length];
+            originalPositions = true;
+        }
         int colon = t.IndexOf(':');
         string name = colon < 0 ? t : t[..colon], arg = colon < 0 ? "" : t[(colon + 1)..];
         int Int(string s, string what, int min)
