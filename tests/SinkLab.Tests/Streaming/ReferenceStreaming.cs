@@ -1,4 +1,3 @@
-using SinkLab.Caching;
 using SinkLab.Tests.Models;
 
 namespace SinkLab.Tests.Streaming;
