@@ -16,6 +16,7 @@ public sealed record ExperimentRun
     public required int Context { get; init; }
     public required int Layers { get; init; }
     public required int Steps { get; init; }
+    public required int Seed { get; init; }
     public required double ValLoss { get; init; }
     public required Dictionary<string, double> SinkRate { get; init; }
     public required double MeanAlphaFirst { get; init; }
@@ -35,7 +36,7 @@ public sealed record ExperimentRun
 public static class Experiments
 {
     /// <summary>Grid names.</summary>
-    public static readonly string[] Names = ["demo", "context", "depth", "packing", "variants"];
+    public static readonly string[] Names = ["demo", "recipe", "context", "depth", "packing", "variants"];
 
     /// <summary>The configs of a grid. <paramref name="overrides"/> (key=value) apply to every run.</summary>
     /// <exception cref="ArgumentException">Unknown grid.</exception>
@@ -50,6 +51,11 @@ public static class Experiments
         IEnumerable<(string Run, string[] Sets)> runs = name switch
         {
             "demo" => [("softmax", ["model.attention=softmax"]), ("sink-logit", ["model.attention=sink-logit"]), ("softmax1", ["model.attention=softmax1"])],
+            // The ≤ 10-minute recipe of issue "Train": the baseline trained twice as long, softmax against the sink-free
+            // variants, three seeds each.
+            "recipe" => from v in new[] { "softmax", "sink-logit", "softmax1", "sigmoid" }
+                        from seed in new[] { 1, 2, 3 }
+                        select ($"{v}-seed{seed}", new[] { $"model.attention={v}", $"seed={seed}", "steps=6000" }),
             "context" => new[] { 32, 64, 128, 256 }.Select(t => ($"ctx{t}", new[] { $"model.context={t}", $"batch={Math.Max(2, 16 * 64 / t)}" })),
             "depth" => Enumerable.Range(1, 6).Select(l => ($"layers{l}", new[] { $"model.layers={l}", "steps=1500" })),
             "packing" => new[] { "bos-per-doc", "no-bos", "bos-at-window-start", "random-first", "sink-token" }
@@ -86,7 +92,7 @@ public static class Experiments
         return new ExperimentRun
         {
             Name = c.Name, Variant = c.Model.Attention, Packing = PackingNames.Name(c.PackingValue), Context = T, Layers = c.Model.Layers,
-            Steps = c.Steps, ValLoss = r.FinalEvalLoss, SinkRate = sinks.SinkRate, MeanAlphaFirst = alphas.Average(), MaxAlphaFirst = alphas.Max(),
+            Steps = c.Steps, Seed = c.Seed, ValLoss = r.FinalEvalLoss, SinkRate = sinks.SinkRate, MeanAlphaFirst = alphas.Average(), MaxAlphaFirst = alphas.Max(),
             MassiveTopRatio = ma.Build().Max(l => l.TopRatio), NllWithFirst = bos[0].MeanNll, NllWithoutFirst = bos[1].MeanNll,
             SensitivityRatio = sens, Gguf = r.Gguf, TrainSeconds = r.Seconds,
             TokensPerSecond = (double)c.Steps * c.Batch * T / Math.Max(r.Seconds, 1e-9), Parameters = r.Parameters,
