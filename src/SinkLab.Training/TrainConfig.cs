@@ -109,11 +109,13 @@ public sealed record TrainConfig
     }
 
     /// <summary>The attention variant named in the config.</summary>
+    [JsonIgnore]
     public AttentionVariant Variant => Model.Attention == "sink-token" ? AttentionVariant.Softmax   // softmax with a learned sink token
         : AttentionVariantNames.TryParse(Model.Attention, out AttentionVariant v) ? v
         : throw new ArgumentException($"model.attention: unknown variant '{Model.Attention}' (known: {string.Join(", ", AttentionVariantNames.All)}, sink-token)");
 
     /// <summary>The packing, with the sink-token variant implying its own packing.</summary>
+    [JsonIgnore]
     public Packing PackingValue => Model.Attention == "sink-token" ? Packing.SinkToken : PackingNames.Parse(Data.Packing);
 
     /// <summary>Checks ranges; names the setting that is wrong.</summary>
