@@ -81,7 +81,7 @@ internal static class StreamCommand
             if (!json) Cli.Err.MarkupLine($"[grey]{Markup.Escape(p.ToString())}: PPL {r.Ppl:F4}, {r.TokensPerSecond:F0} tok/s[/]");
         }
         if (csv != null) WriteCsv(csv, ids, results);
-        if (outDir != null) WriteComparison(outDir, Path.GetFileName(path), Path.GetFileName(file), results);
+        if (outDir != null) WriteComparison(outDir, Path.GetFileName(path), Path.GetFileName(file), results, segment);
         if (json)
         {
             var objects = results.Select(Json).ToList();
@@ -121,7 +121,7 @@ internal static class StreamCommand
     private static string Table(List<StreamResult> results)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| policy | tokens | PPL | PPL of the last segment | tok/s | peak RSS (MB) | KV cache at end (KB) |");
+        sb.AppendLine("| policy | tokens | PPL | PPL of the last segment | tok/s | peak RSS of the process (MB) | KV cache at end (KB) |");
         sb.AppendLine("|---|---|---|---|---|---|---|");
         foreach (StreamResult r in results)
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {r.Policy} | {r.Tokens:N0} | {r.Ppl:F3} | {r.PplBySegment[^1]:F3} | {r.TokensPerSecond:F0} | {r.PeakRssBytes / 1e6:F0} | {r.Samples[^1].CacheBytes / 1024.0:F0} |");
@@ -143,11 +143,13 @@ internal static class StreamCommand
         AtomicFile.WriteAllText(csv, sb.ToString());
     }
 
-    private static void WriteComparison(string dir, string model, string file, List<StreamResult> results)
+    private static void WriteComparison(string dir, string model, string file, List<StreamResult> results, int segment)
     {
         int step = Math.Max(1, (int)(results.Max(r => r.Tokens) / 200));
         byte[] ppl = Charts.Curves($"running perplexity — {model} on {file}", "tokens", "running PPL",
             results.Select(r => { var (x, y) = r.RunningPpl(step); return (r.Policy, x, y); }), logY: true);
+        byte[] seg = Charts.Curves($"perplexity of each {segment:N0}-token segment", "tokens", "segment PPL",
+            results.Select(r => (r.Policy, r.PplBySegment.Select((_, i) => (double)Math.Min(r.Tokens - 1, (long)(i + 1) * segment)).ToArray(), r.PplBySegment)), logY: true);
         byte[] mem = Charts.Curves("KV cache held against tokens", "tokens", "KV cache (KB)",
             results.Select(r => (r.Policy, r.Samples.Select(s => (double)s.Tokens).ToArray(), r.Samples.Select(s => s.CacheBytes / 1024.0).ToArray())));
         string table = $"Stream of {results[0].Tokens:N0} tokens of {file} through {model}.\n\n" + Table(results);
@@ -157,6 +159,7 @@ internal static class StreamCommand
             ["table.md"] = Encoding.UTF8.GetBytes(table),
             ["results.json"] = Encoding.UTF8.GetBytes(resultsJson),
             ["running_ppl.png"] = ppl,
+            ["segment_ppl.png"] = seg,
             ["memory.png"] = mem,
         });
     }

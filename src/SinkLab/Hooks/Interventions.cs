@@ -1,3 +1,4 @@
+using SinkLab.Models;
 using SinkLab.Tokenization;
 
 namespace SinkLab.Hooks;
@@ -5,10 +6,13 @@ namespace SinkLab.Hooks;
 /// <summary>Ready-made interventions: hooks that rewrite intermediates, and edits of the token sequence.</summary>
 public static class Interventions
 {
-    /// <summary>In each given layer (all when null) and head (all when null), sets the attention every query pays to
-    /// key <paramref name="key"/> to zero and renormalises the row over the remaining keys (a row left with no mass,
-    /// such as the first query when key 0 is masked, stays all zero).</summary>
-    public static HookSet MaskKey(this HookSet set, int key, int layers, IReadOnlyCollection<int>? onlyLayers = null, IReadOnlyCollection<int>? onlyHeads = null)
+    /// <summary>In each given layer (all when null) and head (all when null), removes key <paramref name="key"/> from
+    /// every query's attention as if its score were −∞, for the model's attention variant: softmax (and gated)
+    /// renormalises the row over the remaining keys; softmax1 and sink logits divide by 1 − w_key, since their extra
+    /// logit keeps its share of the mass; sigmoid just zeroes the weight. A row left with no mass (the first query of
+    /// a softmax model when key 0 is masked) stays all zero.</summary>
+    public static HookSet MaskKey(this HookSet set, int key, int layers, IReadOnlyCollection<int>? onlyLayers = null, IReadOnlyCollection<int>? onlyHeads = null,
+        AttentionVariant variant = AttentionVariant.Softmax)
     {
         ArgumentNullException.ThrowIfNull(set);
         ArgumentOutOfRangeException.ThrowIfNegative(key);
@@ -25,15 +29,27 @@ public static class Interventions
                     for (int q = 0; q < queries; q++)
                     {
                         Span<float> row = e.Data.Slice((h * queries + q) * keys, keys);
+                        float removed = row[key];
                         row[key] = 0;
-                        float sum = 0;
-                        foreach (float p in row) sum += p;
-                        if (sum > 0) for (int k = 0; k < keys; k++) row[k] /= sum;
+                        float scale = variant switch
+                        {
+                            AttentionVariant.Sigmoid => 1,
+                            AttentionVariant.Softmax1 or AttentionVariant.SinkLogit => removed < 1 ? 1 / (1 - removed) : 0,
+                            _ => Sum(row) is float sum and > 0 ? 1 / sum : 0,
+                        };
+                        if (scale != 1) for (int k = 0; k < keys; k++) row[k] *= scale;
                     }
                 }
             });
         }
         return set;
+    }
+
+    private static float Sum(ReadOnlySpan<float> row)
+    {
+        float sum = 0;
+        foreach (float p in row) sum += p;
+        return sum;
     }
 
     /// <summary>Zeroes the output (hook_z) of one head in one layer.</summary>
