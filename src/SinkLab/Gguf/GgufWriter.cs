@@ -39,6 +39,22 @@ public sealed class GgufWriter
         return this;
     }
 
+    /// <summary>Replaces the value of a metadata key already added, keeping its place (e.g. to edit a copied file).</summary>
+    /// <exception cref="KeyNotFoundException">The key was never added.</exception>
+    public GgufWriter Set(string key, GgufValue value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        int i = _metadata.FindIndex(kv => kv.Key == key);
+        if (i < 0) throw new KeyNotFoundException($"metadata key '{key}' not present");
+        _metadata.RemoveAt(i);
+        int count = _metadata.Count;
+        Add(key, value);
+        var added = _metadata[count];
+        _metadata.RemoveAt(count);
+        _metadata.Insert(i, added);
+        return this;
+    }
+
     /// <summary>Adds a tensor; <paramref name="dims"/> in ggml order (row length first).</summary>
     /// <exception cref="ArgumentException">Duplicate name, bad shape, or data of the wrong size.</exception>
     public GgufWriter AddTensor(string name, GgmlType type, long[] dims, GgufTensorSource data)

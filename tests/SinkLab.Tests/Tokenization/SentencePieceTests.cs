@@ -72,11 +72,18 @@ public class SentencePieceTests
         Assert.Equal(f.GetArray<int>(GgufKeys.TokenTypes), types.Select(t => (int)t));
     }
 
-    [Fact]
-    public void RejectsOtherTokenizerModelsByName()
+    [Theory]
+    [InlineData(GgufKeys.TokenizerModel, "bert", "bert")]
+    [InlineData(GgufKeys.TokenizerPre, "deepseek-coder", "deepseek-coder")]
+    public void RejectsOtherTokenizerModelsAndPreTokenizersByName(string key, string value, string what)
     {
-        using var f = GgufFile.Open(Path.Combine(Shared.Tokenizers, "ggml-vocab-gpt-2.gguf"));
+        // The GPT-2 vocabulary with one metadata value changed, written and read back through our writer and reader.
+        using var source = GgufFile.Open(Path.Combine(Shared.Tokenizers, "ggml-vocab-gpt-2.gguf"));
+        using var ms = new MemoryStream();
+        GgufWriter.From(source).Set(key, GgufValue.Of(value)).Write(ms);
+        using var f = GgufFile.Parse(ms.ToArray(), "edited.gguf");
         var e = Assert.Throws<ModelNotSupportedException>(() => TokenizerFactory.FromGguf(f));
-        Assert.Equal("gpt2", e.What);
+        Assert.Equal(what, e.What);
+        Assert.Contains("edited.gguf", e.Message);
     }
 }
