@@ -192,6 +192,9 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 _matmul.Run(lw.Wq, xb, dim, n, q, qDim);
                 _matmul.Run(lw.Wk, xb, dim, n, k, kvDim);
                 _matmul.Run(lw.Wv, xb, dim, n, v, kvDim);
+                if (lw.BiasQ != null) AddBias(_q, lw.BiasQ, n);
+                if (lw.BiasK != null) AddBias(_k, lw.BiasK, n);
+                if (lw.BiasV != null) AddBias(_v, lw.BiasV, n);
                 long layerBase = (long)l * ContextSize * kvDim;
                 if (_usePinnedQuery) _q.AsSpan(0, n * qDim).CopyTo(_qPinned);
                 for (int t = 0; t < n; t++)
@@ -248,6 +251,12 @@ public sealed unsafe partial class InferenceSession : IDisposable
             for (int d = 0; d < hd; d++) _keyCache[headBase + (long)d * ContextSize + position] = k[h * hd + d];
             v.Slice(h * hd, hd).CopyTo(_valueCache.AsSpan((int)(headBase + (long)position * hd), hd));
         }
+    }
+
+    /// <summary>Adds a projection bias to each of the n rows of <paramref name="rows"/>.</summary>
+    private static void AddBias(float[] rows, float[] bias, int n)
+    {
+        for (int t = 0; t < n; t++) TensorPrimitives.Add(rows.AsSpan(t * bias.Length, bias.Length), bias, rows.AsSpan(t * bias.Length, bias.Length));
     }
 
     /// <summary>Gated attention: z[t, h, :] ×= sigmoid(w_h · x̂_t), x̂ the block's normalised input (still in xb).</summary>

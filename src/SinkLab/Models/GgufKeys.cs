@@ -60,6 +60,9 @@ public static class GgufKeys
     public const string AttnK = "attn_k.weight";
     public const string AttnV = "attn_v.weight";
     public const string AttnOutput = "attn_output.weight";
+    public const string AttnQBias = "attn_q.bias";         // qwen2
+    public const string AttnKBias = "attn_k.bias";
+    public const string AttnVBias = "attn_v.bias";
     public const string AttnSinks = "attn_sinks.weight";   // gpt-oss: one learned logit per head
     public const string AttnGate = "attn_gate.weight";     // SinkLab gated attention: one gate row per head
     public const string FfnNorm = "ffn_norm.weight";

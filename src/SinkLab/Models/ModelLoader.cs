@@ -72,6 +72,8 @@ internal static unsafe class ModelLoader
         if (config.RmsEps <= 0 || config.RopeFreqBase <= 0)
             throw new GgufFormatException(f.FilePath, -1, "rms epsilon / rope.freq_base", "positive values", $"{config.RmsEps} / {config.RopeFreqBase}");
 
+        // Required where the architecture has them; read when present otherwise.
+        float[]? Bias(string name, int length) => spec.QkvBias || f.TryGetTensor(name, out _) ? Vector(f, name, length) : null;
         var layers = new LayerWeights[config.Layers];
         for (int l = 0; l < config.Layers; l++)
         {
@@ -87,6 +89,9 @@ internal static unsafe class ModelLoader
                 FfnGate = Matrix(f, B(GgufKeys.FfnGate), config.HiddenDim, dim),
                 FfnDown = Matrix(f, B(GgufKeys.FfnDown), dim, config.HiddenDim),
                 FfnUp = Matrix(f, B(GgufKeys.FfnUp), config.HiddenDim, dim),
+                BiasQ = Bias(B(GgufKeys.AttnQBias), config.QDim),
+                BiasK = Bias(B(GgufKeys.AttnKBias), config.KvDim),
+                BiasV = Bias(B(GgufKeys.AttnVBias), config.KvDim),
                 AttnSinks = variant == AttentionVariant.SinkLogit || f.TryGetTensor(B(GgufKeys.AttnSinks), out _) ? Vector(f, B(GgufKeys.AttnSinks), heads) : null,
                 AttnGate = variant == AttentionVariant.Gated ? Matrix(f, B(GgufKeys.AttnGate), heads, dim) : null,
             };

@@ -52,6 +52,10 @@ public sealed class LayerWeights
     public required WeightMatrix FfnGate { get; init; }
     public required WeightMatrix FfnDown { get; init; }
     public required WeightMatrix FfnUp { get; init; }
+    /// <summary>Biases of the Q, K and V projections (qwen2), or null.</summary>
+    public float[]? BiasQ { get; init; }
+    public float[]? BiasK { get; init; }
+    public float[]? BiasV { get; init; }
     /// <summary>Per-head sink logits (sink-logit variant), or null.</summary>
     public float[]? AttnSinks { get; init; }
     /// <summary>Gate projection, heads × dim (gated variant), or null.</summary>

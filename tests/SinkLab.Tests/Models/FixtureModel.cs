@@ -15,6 +15,8 @@ internal sealed class FixtureModel
     public float[]? RopeFreqFactors;
     public GgmlType MatrixType = GgmlType.F32;
     public string Variant = "softmax";
+    public string Arch = "llama";   // "qwen2": NeoX RoPE and Q/K/V biases
+    public float[][] BiasQ = [], BiasK = [], BiasV = [];
     public float SigmoidBias = -2f;
     public float[][] Sinks = [], GateW = [];
     public int Seed = 7;
@@ -63,6 +65,12 @@ internal sealed class FixtureModel
             FfnNorm[l] = Norm(Dim); Gate[l] = R(Hidden * Dim, s); Up[l] = R(Hidden * Dim, s); Down[l] = R(Dim * Hidden, 1 / Math.Sqrt(Hidden));
         }
         Sinks = Enumerable.Range(0, Layers).Select(_ => R(Heads, 3)).ToArray();
+        if (Arch == "qwen2")
+        {
+            BiasQ = Enumerable.Range(0, Layers).Select(_ => R(Dim, 0.5)).ToArray();
+            BiasK = Enumerable.Range(0, Layers).Select(_ => R(KvDim, 0.5)).ToArray();
+            BiasV = Enumerable.Range(0, Layers).Select(_ => R(KvDim, 0.5)).ToArray();
+        }
         GateW = Enumerable.Range(0, Layers).Select(_ => R(Heads * Dim, s * 3)).ToArray();
         // Quantized types: the reference forward must see the weights the engine sees.
         if (MatrixType != GgmlType.F32)
@@ -73,7 +81,7 @@ internal sealed class FixtureModel
             if (!Tied) RoundTrip(Output);
         }
 
-        const string arch = "llama";
+        string arch = Arch;
         var w = new GgufWriter();
         w.Add(GgufKeys.Architecture, GgufValue.Of(arch));
         w.Add(GgufKeys.Arch(arch, GgufKeys.ContextLength), GgufValue.Of((uint)Context));
@@ -115,6 +123,12 @@ internal sealed class FixtureModel
             M(GgufKeys.Block(l, GgufKeys.FfnGate), Gate[l], Hidden, Dim);
             M(GgufKeys.Block(l, GgufKeys.FfnDown), Down[l], Dim, Hidden);
             M(GgufKeys.Block(l, GgufKeys.FfnUp), Up[l], Hidden, Dim);
+            if (Arch == "qwen2")
+            {
+                w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnQBias), [Dim], BiasQ[l]);
+                w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnKBias), [KvDim], BiasK[l]);
+                w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnVBias), [KvDim], BiasV[l]);
+            }
             if (Variant == "sink-logit") w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnSinks), [Heads], Sinks[l]);
             if (Variant == "gated") w.AddTensor(GgufKeys.Block(l, GgufKeys.AttnGate), [Dim, Heads], GateW[l]);
         }

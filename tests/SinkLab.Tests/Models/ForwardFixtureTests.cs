@@ -53,6 +53,21 @@ public class ForwardFixtureTests
         Assert.True(MaxRelativeError(f, Tokens, OneByOne) < 1e-4);
     }
 
+    [Fact]
+    public void Qwen2WithBiasesAndNeoxRopeMatchesFloat64Reference()
+    {
+        var f = new FixtureModel { Dim = 64, Hidden = 96, Layers = 2, Heads = 8, KvHeads = 2, Vocab = 300, Context = 64, FreqBase = 1000000f, Arch = "qwen2" };
+        using (Model m = f.Load())
+        {
+            Assert.Equal("qwen2", m.Config.Architecture);
+            Assert.Equal(RopeStyle.NeoX, m.Config.RopeStyle);
+            Assert.NotNull(m.Weights.Layers[0].BiasK);
+        }
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1)) < 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)) < 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, OneByOne) < 1e-4);
+    }
+
     [Theory]
     [InlineData(GgmlType.F16)]
     [InlineData(GgmlType.BF16)]

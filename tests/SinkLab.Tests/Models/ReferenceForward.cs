@@ -18,6 +18,11 @@ internal static class ReferenceForward
             {
                 double[] xn = RmsNorm(x[t], m.AttnNorm[l], m.RmsEps);
                 q[t] = MatVec(m.Wq[l], d, d, xn); k[t] = MatVec(m.Wk[l], kvDim, d, xn); v[t] = MatVec(m.Wv[l], kvDim, d, xn);
+                if (m.Arch == "qwen2")
+                {
+                    for (int i = 0; i < d; i++) q[t][i] += m.BiasQ[l][i];
+                    for (int i = 0; i < kvDim; i++) { k[t][i] += m.BiasK[l][i]; v[t][i] += m.BiasV[l][i]; }
+                }
                 Rope(q[t], m.Heads, hd, t, m); Rope(k[t], m.KvHeads, hd, t, m);
             }
             for (int t = 0; t < n; t++)
@@ -100,9 +105,11 @@ internal static class ReferenceForward
                 double freq = Math.Pow(m.FreqBase, -2.0 * i / hd);
                 if (m.RopeFreqFactors != null) freq /= m.RopeFreqFactors[i];
                 double th = pos * freq, c = Math.Cos(th), s = Math.Sin(th);
-                double a = v[h * hd + 2 * i], b = v[h * hd + 2 * i + 1];
-                v[h * hd + 2 * i] = a * c - b * s;
-                v[h * hd + 2 * i + 1] = a * s + b * c;
+                // Pairs (2i, 2i+1) for llama; (i, i + hd/2) for NeoX-style models (qwen2).
+                int ia = m.Arch == "qwen2" ? i : 2 * i, ib = m.Arch == "qwen2" ? i + hd / 2 : 2 * i + 1;
+                double a = v[h * hd + ia], b = v[h * hd + ib];
+                v[h * hd + ia] = a * c - b * s;
+                v[h * hd + ib] = a * s + b * c;
             }
     }
 }
