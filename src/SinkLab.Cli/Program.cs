@@ -12,6 +12,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     AttentionCommand.Create(),
     StreamCommand.Create(),
     ChatCommand.Create(),
+    SynthCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
 };

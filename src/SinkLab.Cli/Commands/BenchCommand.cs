@@ -19,13 +19,14 @@ internal static class BenchCommand
         var prompt = new Option<int>("--prompt") { Description = "Prompt tokens processed in one batch (0 = skip)", DefaultValueFactory = _ => 128 };
         var gen = new Option<int>("--gen") { Description = "Tokens generated one at a time (0 = skip)", DefaultValueFactory = _ => 128 };
         var reps = new Option<int>("--reps", "-r") { Description = "Repetitions", DefaultValueFactory = _ => 5 };
-        var cmd = new Command("bench", "Measure prompt-processing and generation speed") { model, prompt, gen, reps, threads, tok, json };
+        var bandwidth = new Option<bool>("--bandwidth") { Description = "Also measure memory bandwidth (a large Span.CopyTo on the same threads) and report decode as weight bytes read per second against it" };
+        var cmd = new Command("bench", "Measure prompt-processing and generation speed") { model, prompt, gen, reps, bandwidth, threads, tok, json };
         cmd.SetAction(r => Cli.Guard(() => Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(prompt), r.GetValue(gen),
-            r.GetValue(reps), Cli.CheckThreads(r.GetValue(threads)), r.GetValue(json))));
+            r.GetValue(reps), Cli.CheckThreads(r.GetValue(threads)), r.GetValue(bandwidth), r.GetValue(json))));
         return cmd;
     }
 
-    private static int Run(string path, string? tokenizer, int prompt, int gen, int reps, int threads, bool json)
+    private static int Run(string path, string? tokenizer, int prompt, int gen, int reps, int threads, bool bandwidth, bool json)
     {
         if (prompt < 0) throw new ArgumentOutOfRangeException("--prompt", prompt, "must be ≥ 0");
         if (gen < 0) throw new ArgumentOutOfRangeException("--gen", gen, "must be ≥ 0");
@@ -46,6 +47,10 @@ internal static class BenchCommand
             for (int i = 0; i < gen; i++) session.Decode(tokens[i]);
         }, gen) : null;
 
+        long weightBytes = SyntheticModel.WeightBytesPerToken(m);
+        double? copyBytesPerSecond = bandwidth ? CopyBandwidth(threads) : null;
+        double? decodeBytesPerSecond = tg is { } tgv ? tgv.Mean * weightBytes : null;
+        double? fraction = copyBytesPerSecond is double c && decodeBytesPerSecond is double d ? d / c : null;
         if (json)
         {
             Cli.WriteJson(new
@@ -59,6 +64,10 @@ internal static class BenchCommand
                 PromptTokensPerSecondStd = pp?.Std,
                 GenerationTokensPerSecond = tg?.Mean,
                 GenerationTokensPerSecondStd = tg?.Std,
+                WeightBytesPerToken = weightBytes,
+                DecodeWeightBytesPerSecond = decodeBytesPerSecond,
+                CopyBytesPerSecond = copyBytesPerSecond,
+                BandwidthFraction = fraction,
                 ProcessorCount = Environment.ProcessorCount,
                 Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             });
@@ -68,7 +77,29 @@ internal static class BenchCommand
         if (pp is { } p) table.AddRow($"pp{prompt}", threads.ToString(), $"{p.Mean:F0} ± {p.Std:F0}");
         if (tg is { } g) table.AddRow($"tg{gen}", threads.ToString(), $"{g.Mean:F0} ± {g.Std:F0}");
         AnsiConsole.Write(table);
+        if (fraction is double f)
+            AnsiConsole.MarkupLine($"decode reads {decodeBytesPerSecond / 1e9:F2} GB/s of weights ({weightBytes / 1e6:F1} MB per token); Span.CopyTo on {threads} thread(s): {copyBytesPerSecond / 1e9:F2} GB/s; [bold]{f:P0}[/] of it");
         return 0;
+    }
+
+    /// <summary>Bytes per second read by <see cref="Span{T}.CopyTo"/> of a 256 MB buffer (far beyond the caches),
+    /// split over <paramref name="threads"/> threads; the best of five copies.</summary>
+    private static double CopyBandwidth(int threads)
+    {
+        const int size = 256 << 20;
+        byte[] src = GC.AllocateUninitializedArray<byte>(size), dst = GC.AllocateUninitializedArray<byte>(size);
+        new Random(1).NextBytes(src);
+        src.AsSpan().CopyTo(dst);   // fault in every page first
+        int chunk = size / threads;
+        double best = 0;
+        for (int r = 0; r < 5; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                i => src.AsSpan(i * chunk, chunk).CopyTo(dst.AsSpan(i * chunk, chunk)));
+            best = Math.Max(best, (double)chunk * threads / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+        }
+        return best;
     }
 
     private static (double Mean, double Std) Measure(int reps, Action run, int tokens)
