@@ -3,6 +3,7 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using SinkLab.Gguf;
 
 namespace SinkLab.Kernels;
@@ -75,6 +76,19 @@ internal static class DotKernels
     // ---- Q8_0 × Q8_0 ----
     public static float DotQ8_0(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
     {
+        if (Avx512BW.IsSupported || Avx2.IsSupported)
+        {
+            // Per-block integer products stay in vector lanes and are scaled into a float vector accumulator; one
+            // horizontal sum at the end instead of one per block.
+            var acc = Int8Dot.Accumulator.Zero;
+            for (int b = 0; b < w.Length; b++)
+            {
+                ref BlockQ8_0 wb = ref Unsafe.AsRef(in w[b]);
+                ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
+                acc.Add(Vector256.LoadUnsafe(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
+            }
+            return acc.Sum();
+        }
         float sum = 0;
         for (int b = 0; b < w.Length; b++)
         {
@@ -101,6 +115,17 @@ internal static class DotKernels
     // ---- Q4_0 × Q8_0 ----
     public static float DotQ4_0(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
     {
+        if (Avx512BW.IsSupported || Avx2.IsSupported)
+        {
+            var acc = Int8Dot.Accumulator.Zero;
+            for (int b = 0; b < w.Length; b++)
+            {
+                ref BlockQ4_0 wb = ref Unsafe.AsRef(in w[b]);
+                ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
+                acc.Add(Int8Dot.UnpackQ4(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
+            }
+            return acc.Sum();
+        }
         float sum = 0;
         for (int b = 0; b < w.Length; b++)
         {

@@ -41,6 +41,38 @@ internal static class Int8Dot
         return a0 * b0 + a1 * b1;
     }
 
+    /// <summary>
+    /// A float accumulator for a row of 32-byte blocks: each block's pairwise int16 products (<c>vpmaddwd</c>) stay in
+    /// their lanes, are converted to float and added times the block's scale with one fused multiply-add; the lanes
+    /// are summed once, at the end. For AVX-512BW (16 lanes) and AVX2 (8 lanes); callers fall back to
+    /// <see cref="Dot32(Vector256{sbyte}, Vector256{sbyte})"/> otherwise.
+    /// </summary>
+    public struct Accumulator
+    {
+        private Vector512<float> _a512;
+        private Vector256<float> _a256;
+
+        public static Accumulator Zero => default;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Add(Vector256<sbyte> a, Vector256<sbyte> b, float scale)
+        {
+            if (Avx512BW.IsSupported)
+            {
+                Vector512<int> p = Avx512BW.MultiplyAddAdjacent(Avx512BW.ConvertToVector512Int16(a), Avx512BW.ConvertToVector512Int16(b));
+                _a512 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(p), Vector512.Create(scale), _a512);
+                return;
+            }
+            Vector256<int> lo = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(a.GetLower()), Avx2.ConvertToVector256Int16(b.GetLower()));
+            Vector256<int> hi = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(a.GetUpper()), Avx2.ConvertToVector256Int16(b.GetUpper()));
+            Vector256<float> f = Avx.ConvertToVector256Single(lo + hi);
+            _a256 = Fma.IsSupported ? Fma.MultiplyAdd(f, Vector256.Create(scale), _a256) : _a256 + f * Vector256.Create(scale);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly float Sum() => Avx512BW.IsSupported ? Vector512.Sum(_a512) : Vector256.Sum(_a256);
+    }
+
     /// <summary>A Q4_0 block's 16 packed bytes as 32 signed values (nibble − 8) in ggml's element order:
     /// low nibbles are elements 0-15, high nibbles 16-31.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
