@@ -11,7 +11,7 @@ internal static class SynthCommand
     {
         var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", SyntheticModel.Shapes.Select(s => $"{s.Name} ({s.Parameters / 1e6:F0}M)"))}", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "GGUF file to write", Required = true };
-        var type = new Option<string>("--type") { Description = "Matrix type: F32, F16, BF16, Q8_0, Q4_0", DefaultValueFactory = _ => "Q8_0" };
+        var type = new Option<string>("--type") { Description = "Matrix type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K", DefaultValueFactory = _ => "Q8_0" };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var cmd = new Command("synth", "Write a random-weight Llama model of a realistic shape (for speed measurements without downloads)") { shape, output, type, seed };
         cmd.SetAction(r => Cli.Guard(() =>
@@ -19,7 +19,7 @@ internal static class SynthCommand
             SyntheticShape s = SyntheticModel.Shape(r.GetValue(shape)!);
             string name = r.GetValue(type)!.ToUpperInvariant();
             if (!Enum.TryParse(name, out GgmlType t) || !Enum.IsDefined(t))
-                throw new ArgumentException($"unknown type '{r.GetValue(type)}' (supported: F32, F16, BF16, Q8_0, Q4_0)", "--type");
+                throw new ArgumentException($"unknown type '{r.GetValue(type)}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", "--type");
             string path = r.GetValue(output)!;
             string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
             if (dir != null && !Directory.Exists(dir)) throw new ArgumentException($"the folder of '{path}' does not exist", "--output");

@@ -59,6 +59,7 @@ internal sealed unsafe class MatMul : ParallelJob
             case GgmlType.BF16: RowsBf16(w, r0, r1); break;
             case GgmlType.Q8_0: RowsQuantized<BlockQ8_0>(w, r0, r1, &DotKernels.DotQ8_0); break;
             case GgmlType.Q4_0: RowsQuantized<BlockQ4_0>(w, r0, r1, &DotKernels.DotQ4_0); break;
+            case GgmlType.Q4_K or GgmlType.Q6_K: RowsKQuant(w, r0, r1, w.Type == GgmlType.Q6_K); break;
             default: throw new InvalidOperationException($"no kernel for {w.Type}");
         }
     }
@@ -90,6 +91,17 @@ internal sealed unsafe class MatMul : ParallelJob
             ReadOnlySpan<ushort> row = MemoryMarshal.Cast<byte, ushort>(w.Row(r));
             for (int t = 0; t < _n; t++)
                 _y[(long)t * _yStride + r] = DotKernels.DotBf16(row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
+        }
+    }
+
+    /// <summary>Rows of a K-quant matrix against float activations (super-blocks decoded per row).</summary>
+    private void RowsKQuant(WeightMatrix w, int r0, int r1, bool q6)
+    {
+        for (int r = r0; r < r1; r++)
+        {
+            ReadOnlySpan<byte> row = w.Row(r);
+            for (int t = 0; t < _n; t++)
+                _y[(long)t * _yStride + r] = KQuants.Dot(q6, row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
         }
     }
 

@@ -46,7 +46,7 @@ public static class SyntheticModel
     public static void Write(SyntheticShape shape, GgmlType type, string path, int seed = 1)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (!Quantizer.Supports(type)) throw new ArgumentException($"type {type} cannot be written (supported: F32, F16, BF16, Q8_0, Q4_0)", nameof(type));
+        if (!Quantizer.Supports(type)) throw new ArgumentException($"type {type} cannot be written (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", nameof(type));
         GgmlTypeInfo.TryGetBlock(type, out int block, out _);
         if (shape.Dim % block != 0 || shape.Hidden % block != 0)
             throw new ArgumentException($"shape {shape.Name}: widths {shape.Dim} and {shape.Hidden} are not multiples of {type}'s block of {block}", nameof(type));

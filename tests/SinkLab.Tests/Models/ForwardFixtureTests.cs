@@ -53,6 +53,18 @@ public class ForwardFixtureTests
         Assert.True(MaxRelativeError(f, Tokens, OneByOne) < 1e-4);
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public void KQuantModelsMatchFloat64ReferenceOnTheirDequantizedWeights(GgmlType type)
+    {
+        // 256-wide rows: one super-block per row of Q/K/V/O and gate/up, two per row of down.
+        var f = new FixtureModel { Dim = 256, Hidden = 512, Layers = 2, Heads = 8, KvHeads = 2, Vocab = 300, Context = 64, MatrixType = type };
+        using (Model m = f.Load()) Assert.Equal(type, m.Weights.Layers[1].FfnDown.Type);
+        Assert.InRange(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1)), 0, 1e-4);
+        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)) < 1e-4);
+    }
+
     [Fact]
     public void Qwen2WithBiasesAndNeoxRopeMatchesFloat64Reference()
     {

@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using System.Numerics.Tensors;
+
+namespace SinkLab.Kernels;
+
+/// <summary>
+/// ggml's K-quant super-blocks of 256 weights, read byte by byte in ggml's layout (<c>ggml-common.h</c>):
+/// <list type="bullet">
+/// <item><b>Q4_K</b>, 144 bytes: half d, half dmin, 12 bytes of eight 6-bit scales and eight 6-bit mins, 128 bytes of
+/// nibbles. Sub-block j (32 weights) is <c>d·sc_j·q − dmin·m_j</c>; 64 weights share 32 bytes, low nibbles first.</item>
+/// <item><b>Q6_K</b>, 210 bytes: 128 bytes of low nibbles (ql), 64 bytes of high 2-bit pairs (qh), sixteen int8
+/// scales, half d. Weight e is <c>d·scale[e/16]·(q − 32)</c> with q = 4 low bits | 2 high bits.</item>
+/// </list>
+/// Dequantization follows ggml's <c>dequantize_row_q4_K</c> / <c>_q6_K</c>; the quantizers are SinkLab's own
+/// (per-sub-block min/max and absmax scales, rounded to nearest), not ggml's iterative search, so files they write
+/// decode in every ggml reader but are not bit-identical to llama-quantize's.
+/// </summary>
+public static class KQuants
+{
+    /// <summary>Weights per super-block.</summary>
+    public const int BlockElements = 256;
+    /// <summary>Bytes of a Q4_K block.</summary>
+    public const int Q4KBytes = 144;
+    /// <summary>Bytes of a Q6_K block.</summary>
+    public const int Q6KBytes = 210;
+
+    private static float Half(ReadOnlySpan<byte> b, int at) => (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(b[at..]));
+
+    /// <summary>ggml's <c>get_scale_min_k4</c>: the 6-bit scale and min of sub-block j from the 12 packed bytes.</summary>
+    private static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> q, int j) => j < 4
+        ? (q[j] & 63, q[j + 4] & 63)
+        : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+
+    /// <summary>Decodes Q4_K blocks.</summary>
+    public static void DequantizeQ4K(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        for (int b = 0; b < dst.Length / BlockElements; b++)
+        {
+            ReadOnlySpan<byte> blk = src.Slice(b * Q4KBytes, Q4KBytes);
+            float d = Half(blk, 0), dmin = Half(blk, 2);
+            ReadOnlySpan<byte> scales = blk.Slice(4, 12), qs = blk.Slice(16, 128);
+            Span<float> y = dst.Slice(b * BlockElements, BlockElements);
+            for (int g = 0; g < 4; g++)
+            {
+                var (s1, m1) = ScaleMin(scales, 2 * g);
+                var (s2, m2) = ScaleMin(scales, 2 * g + 1);
+                float d1 = d * s1, o1 = dmin * m1, d2 = d * s2, o2 = dmin * m2;
+                for (int l = 0; l < 32; l++)
+                {
+                    byte q = qs[32 * g + l];
+                    y[64 * g + l] = d1 * (q & 0xF) - o1;
+                    y[64 * g + 32 + l] = d2 * (q >> 4) - o2;
+                }
+            }
+        }
+    }
+
+    /// <summary>Decodes Q6_K blocks.</summary>
+    public static void DequantizeQ6K(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        for (int b = 0; b < dst.Length / BlockElements; b++)
+        {
+            ReadOnlySpan<byte> blk = src.Slice(b * Q6KBytes, Q6KBytes);
+            float d = Half(blk, 208);
+            Span<float> y = dst.Slice(b * BlockElements, BlockElements);
+            for (int n = 0; n < 2; n++)
+            {
+                ReadOnlySpan<byte> ql = blk.Slice(64 * n, 64), qh = blk.Slice(128 + 32 * n, 32);
+                ReadOnlySpan<byte> sc = blk.Slice(192 + 8 * n, 8);
+                Span<float> yy = y.Slice(128 * n, 128);
+                for (int l = 0; l < 32; l++)
+                {
+                    int s = l / 16;
+                    yy[l] = d * (sbyte)sc[s] * (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32);
+                    yy[l + 32] = d * (sbyte)sc[s + 2] * (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
+                    yy[l + 64] = d * (sbyte)sc[s + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+                    yy[l + 96] = d * (sbyte)sc[s + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+                }
+            }
+        }
+    }
+
+    /// <summary>Encodes Q4_K: per 32-weight sub-block, min = min(0, min x) and scale = (max − min)/15; the eight scales
+    /// and mins quantized to 6 bits against the block's d and dmin.</summary>
+    public static void QuantizeQ4K(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        Span<float> scale = stackalloc float[8], min = stackalloc float[8];
+        Span<int> sq = stackalloc int[8], mq = stackalloc int[8];
+        for (int b = 0; b < x.Length / BlockElements; b++)
+        {
+            ReadOnlySpan<float> xs = x.Slice(b * BlockElements, BlockElements);
+            Span<byte> blk = dst.Slice(b * Q4KBytes, Q4KBytes);
+            blk.Clear();
+            for (int j = 0; j < 8; j++)
+            {
+                ReadOnlySpan<float> s = xs.Slice(32 * j, 32);
+                float lo = MathF.Min(0, TensorPrimitives.Min(s)), hi = TensorPrimitives.Max(s);
+                min[j] = -lo;
+                scale[j] = (hi - lo) / 15f;
+            }
+            float d = TensorPrimitives.Max(scale) / 63f, dmin = TensorPrimitives.Max(min) / 63f;
+            BinaryPrimitives.WriteUInt16LittleEndian(blk, BitConverter.HalfToUInt16Bits((Half)d));
+            BinaryPrimitives.WriteUInt16LittleEndian(blk[2..], BitConverter.HalfToUInt16Bits((Half)dmin));
+            float dh = (float)(Half)d, dminh = (float)(Half)dmin;
+            for (int j = 0; j < 8; j++)
+            {
+                sq[j] = dh > 0 ? Math.Clamp((int)MathF.Round(scale[j] / dh), 0, 63) : 0;
+                mq[j] = dminh > 0 ? Math.Clamp((int)MathF.Round(min[j] / dminh), 0, 63) : 0;
+            }
+            Span<byte> scales = blk.Slice(4, 12);
+            for (int j = 0; j < 4; j++)
+            {
+                scales[j] = (byte)(sq[j] | ((sq[j + 4] >> 4) << 6));
+                scales[j + 4] = (byte)(mq[j] | ((mq[j + 4] >> 4) << 6));
+                scales[j + 8] = (byte)((sq[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4));
+            }
+            Span<byte> qs = blk.Slice(16, 128);
+            for (int j = 0; j < 8; j++)
+            {
+                float step = dh * sq[j], offset = dminh * mq[j];
+                float inv = step > 0 ? 1 / step : 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    int q = Math.Clamp((int)MathF.Round((xs[32 * j + l] + offset) * inv), 0, 15);
+                    int at = 32 * (j / 2) + l;
+                    qs[at] |= (byte)(j % 2 == 0 ? q : q << 4);
+                }
+            }
+        }
+    }
+
+    /// <summary>Encodes Q6_K: per 16-weight group, scale = max|x| / 31 quantized to int8 against the block's d.</summary>
+    public static void QuantizeQ6K(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        Span<float> scale = stackalloc float[16];
+        Span<int> sq = stackalloc int[16];
+        Span<int> q = stackalloc int[BlockElements];
+        for (int b = 0; b < x.Length / BlockElements; b++)
+        {
+            ReadOnlySpan<float> xs = x.Slice(b * BlockElements, BlockElements);
+            Span<byte> blk = dst.Slice(b * Q6KBytes, Q6KBytes);
+            blk.Clear();
+            // amax / 31 puts each group's extreme exactly on ±31, so re-quantizing decoded weights gives the same bytes.
+            for (int g = 0; g < 16; g++) scale[g] = MathF.Abs(TensorPrimitives.MaxMagnitude(xs.Slice(16 * g, 16))) / 31f;
+            float d = TensorPrimitives.Max(scale) / 127f;
+            BinaryPrimitives.WriteUInt16LittleEndian(blk[208..], BitConverter.HalfToUInt16Bits((Half)d));
+            float dh = (float)(Half)d;
+            for (int g = 0; g < 16; g++)
+            {
+                sq[g] = dh > 0 ? Math.Clamp((int)MathF.Round(scale[g] / dh), 0, 127) : 0;
+                blk[192 + g] = (byte)(sbyte)sq[g];
+                float step = dh * sq[g], inv = step > 0 ? 1 / step : 0;
+                for (int l = 0; l < 16; l++) q[16 * g + l] = Math.Clamp((int)MathF.Round(xs[16 * g + l] * inv), -32, 31) + 32;
+            }
+            for (int n = 0; n < 2; n++)
+            {
+                Span<byte> ql = blk.Slice(64 * n, 64), qh = blk.Slice(128 + 32 * n, 32);
+                ReadOnlySpan<int> qq = q.Slice(128 * n, 128);
+                for (int l = 0; l < 32; l++)
+                {
+                    ql[l] = (byte)((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
+                    ql[l + 32] = (byte)((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
+                    qh[l] = (byte)((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) | ((qq[l + 96] >> 4) << 6));
+                }
+            }
+        }
+    }
+
+    /// <summary>Row · x for a K-quant row: each super-block decoded into registers-sized scratch, then a SIMD dot.</summary>
+    public static float Dot(bool q6, ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
+    {
+        Span<float> w = stackalloc float[BlockElements];
+        int bytes = q6 ? Q6KBytes : Q4KBytes;
+        float sum = 0;
+        for (int b = 0; b < x.Length / BlockElements; b++)
+        {
+            if (q6) DequantizeQ6K(row.Slice(b * bytes, bytes), w);
+            else DequantizeQ4K(row.Slice(b * bytes, bytes), w);
+            sum += TensorPrimitives.Dot(w, x.Slice(b * BlockElements, BlockElements));
+        }
+        return sum;
+    }
+
+    /// <summary>Scalar reference of <see cref="Dot"/>: every weight decoded, products summed in double.</summary>
+    public static float DotScalar(bool q6, ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
+    {
+        var w = new float[x.Length];
+        if (q6) DequantizeQ6K(row, w); else DequantizeQ4K(row, w);
+        double sum = 0;
+        for (int i = 0; i < x.Length; i++) sum += (double)w[i] * x[i];
+        return (float)sum;
+    }
+}
