@@ -35,7 +35,7 @@ public static class Sensitivity
         {
             Curve("intact", session, sequences, s => s, position, null, delta, seeds, jacobianSequences),
             Curve("first_dropped", session, sequences, s => Interventions.DropFirst(s), position - 1, null, delta, seeds, jacobianSequences),
-            Curve("key0_masked", session, sequences, s => s, position, new HookSet().MaskKey(0, layers, variant: session.Model.Config.Attention), delta, seeds, jacobianSequences),
+            Curve("key0_masked", session, sequences, s => s, position, new HookSet().MaskKey(0, layers), delta, seeds, jacobianSequences),
         };
         double Final(SensitivityCurve c) => c.ByLayer[^1];
         return new SensitivityReport(position, delta, sequences.Count, seeds, curves,

@@ -1,4 +1,3 @@
-using SinkLab.Models;
 using SinkLab.Tokenization;
 
 namespace SinkLab.Hooks;
@@ -7,49 +6,29 @@ namespace SinkLab.Hooks;
 public static class Interventions
 {
     /// <summary>In each given layer (all when null) and head (all when null), removes key <paramref name="key"/> from
-    /// every query's attention as if its score were −∞, for the model's attention variant: softmax (and gated)
-    /// renormalises the row over the remaining keys; softmax1 and sink logits divide by 1 − w_key, since their extra
-    /// logit keeps its share of the mass; sigmoid just zeroes the weight. A row left with no mass (the first query of
-    /// a softmax model when key 0 is masked) stays all zero.</summary>
-    public static HookSet MaskKey(this HookSet set, int key, int layers, IReadOnlyCollection<int>? onlyLayers = null, IReadOnlyCollection<int>? onlyHeads = null,
-        AttentionVariant variant = AttentionVariant.Softmax)
+    /// every query's attention by setting its score (hook_scores) to −∞, so the model's own normalisation decides
+    /// what the rest gets: softmax renormalises over the remaining keys, softmax1 and sink logits keep their extra
+    /// logit's share, sigmoid just drops the weight. A softmax row left with no key (the first query when key 0 is
+    /// masked) becomes all zero.</summary>
+    public static HookSet MaskKey(this HookSet set, int key, int layers, IReadOnlyCollection<int>? onlyLayers = null, IReadOnlyCollection<int>? onlyHeads = null)
     {
         ArgumentNullException.ThrowIfNull(set);
         ArgumentOutOfRangeException.ThrowIfNegative(key);
         for (int l = 0; l < layers; l++)
         {
             if (onlyLayers != null && !onlyLayers.Contains(l)) continue;
-            set.Add(HookPoint.Pattern, l, (in HookEvent e) =>
+            set.Add(HookPoint.Scores, l, (in HookEvent e) =>
             {
                 int heads = e.Shape[0], queries = e.Shape[1], keys = e.Shape[2];
                 if (key >= keys) return;
                 for (int h = 0; h < heads; h++)
                 {
                     if (onlyHeads != null && !onlyHeads.Contains(h)) continue;
-                    for (int q = 0; q < queries; q++)
-                    {
-                        Span<float> row = e.Data.Slice((h * queries + q) * keys, keys);
-                        float removed = row[key];
-                        row[key] = 0;
-                        float scale = variant switch
-                        {
-                            AttentionVariant.Sigmoid => 1,
-                            AttentionVariant.Softmax1 or AttentionVariant.SinkLogit => removed < 1 ? 1 / (1 - removed) : 0,
-                            _ => Sum(row) is float sum and > 0 ? 1 / sum : 0,
-                        };
-                        if (scale != 1) for (int k = 0; k < keys; k++) row[k] *= scale;
-                    }
+                    for (int q = 0; q < queries; q++) e.Data[(h * queries + q) * keys + key] = float.NegativeInfinity;
                 }
             });
         }
         return set;
-    }
-
-    private static float Sum(ReadOnlySpan<float> row)
-    {
-        float sum = 0;
-        foreach (float p in row) sum += p;
-        return sum;
     }
 
     /// <summary>Zeroes the output (hook_z) of one head in one layer.</summary>

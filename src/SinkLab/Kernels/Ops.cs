@@ -32,11 +32,17 @@ internal static class Ops
         }
     }
 
-    /// <summary>In-place softmax with the maximum subtracted.</summary>
+    /// <summary>In-place softmax with the maximum subtracted; a row whose every score is −∞ (all keys masked)
+    /// becomes all zero instead of NaN.</summary>
     public static void Softmax(Span<float> x)
     {
         if (x.Length == 0) return;
         float max = TensorPrimitives.Max(x);
+        if (float.IsNegativeInfinity(max))
+        {
+            x.Clear();
+            return;
+        }
         TensorPrimitives.Subtract(x, max, x);
         TensorPrimitives.Exp(x, x);
         float sum = TensorPrimitives.Sum(x);
