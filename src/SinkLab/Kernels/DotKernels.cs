@@ -3,7 +3,6 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 using SinkLab.Gguf;
 
 namespace SinkLab.Kernels;
@@ -76,28 +75,14 @@ internal static class DotKernels
     // ---- Q8_0 × Q8_0 ----
     public static float DotQ8_0(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
     {
-        if (Avx512BW.IsSupported || Avx2.IsSupported)
-        {
-            // Per-block integer products stay in vector lanes and are scaled into a float vector accumulator; one
-            // horizontal sum at the end instead of one per block.
-            var acc = Int8Dot.Accumulator.Zero;
-            for (int b = 0; b < w.Length; b++)
-            {
-                ref BlockQ8_0 wb = ref Unsafe.AsRef(in w[b]);
-                ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-                acc.Add(Vector256.LoadUnsafe(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
-            }
-            return acc.Sum();
-        }
-        float sum = 0;
+        var acc = Int8Dot.Accumulator.Zero;
         for (int b = 0; b < w.Length; b++)
         {
             ref BlockQ8_0 wb = ref Unsafe.AsRef(in w[b]);
             ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-            int isum = Int8Dot.Dot32(ref wb.Qs[0], ref xb.Qs[0]);
-            sum += isum * ((float)wb.D * (float)xb.D);
+            acc.Add(Vector256.LoadUnsafe(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
         }
-        return sum;
+        return acc.Sum();
     }
 
     public static float DotQ8_0Scalar(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
@@ -115,26 +100,14 @@ internal static class DotKernels
     // ---- Q4_0 × Q8_0 ----
     public static float DotQ4_0(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
     {
-        if (Avx512BW.IsSupported || Avx2.IsSupported)
-        {
-            var acc = Int8Dot.Accumulator.Zero;
-            for (int b = 0; b < w.Length; b++)
-            {
-                ref BlockQ4_0 wb = ref Unsafe.AsRef(in w[b]);
-                ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-                acc.Add(Int8Dot.UnpackQ4(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
-            }
-            return acc.Sum();
-        }
-        float sum = 0;
+        var acc = Int8Dot.Accumulator.Zero;
         for (int b = 0; b < w.Length; b++)
         {
             ref BlockQ4_0 wb = ref Unsafe.AsRef(in w[b]);
             ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-            int isum = Int8Dot.Dot32(Int8Dot.UnpackQ4(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]));
-            sum += isum * ((float)wb.D * (float)xb.D);
+            acc.Add(Int8Dot.UnpackQ4(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
         }
-        return sum;
+        return acc.Sum();
     }
 
     public static float DotQ4_0Scalar(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)

@@ -44,13 +44,14 @@ internal static class Int8Dot
     /// <summary>
     /// A float accumulator for a row of 32-byte blocks: each block's pairwise int16 products (<c>vpmaddwd</c>) stay in
     /// their lanes, are converted to float and added times the block's scale with one fused multiply-add; the lanes
-    /// are summed once, at the end. For AVX-512BW (16 lanes) and AVX2 (8 lanes); callers fall back to
-    /// <see cref="Dot32(Vector256{sbyte}, Vector256{sbyte})"/> otherwise.
+    /// are summed once, at the end. AVX-512BW keeps 16 lanes, AVX2 8; without either, each block's
+    /// <see cref="Dot32(Vector256{sbyte}, Vector256{sbyte})"/> is added to a scalar sum.
     /// </summary>
     public struct Accumulator
     {
         private Vector512<float> _a512;
         private Vector256<float> _a256;
+        private float _scalar;
 
         public static Accumulator Zero => default;
 
@@ -63,6 +64,16 @@ internal static class Int8Dot
                 _a512 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(p), Vector512.Create(scale), _a512);
                 return;
             }
+            if (!Avx2.IsSupported)
+            {
+                _scalar += Dot32(a, b) * scale;
+                return;
+            }
+            if (!Avx2.IsSupported)
+            {
+                _scalar += Dot32(a, b) * scale;
+                return;
+            }
             Vector256<int> lo = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(a.GetLower()), Avx2.ConvertToVector256Int16(b.GetLower()));
             Vector256<int> hi = Avx2.MultiplyAddAdjacent(Avx2.ConvertToVector256Int16(a.GetUpper()), Avx2.ConvertToVector256Int16(b.GetUpper()));
             Vector256<float> f = Avx.ConvertToVector256Single(lo + hi);
@@ -70,7 +81,7 @@ internal static class Int8Dot
         }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly float Sum() => Avx512BW.IsSupported ? Vector512.Sum(_a512) : Vector256.Sum(_a256);
+        public readonly float Sum() => Avx512BW.IsSupported ? Vector512.Sum(_a512) : Avx2.IsSupported ? Vector256.Sum(_a256) : _scalar;
     }
 
     /// <summary>A Q4_0 block's 16 packed bytes as 32 signed values (nibble − 8) in ggml's element order:
