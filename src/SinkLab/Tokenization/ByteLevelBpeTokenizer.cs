@@ -41,8 +41,34 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             .Select(i => (texts[i], i)).OrderByDescending(s => s.Item1.Length)];
     }
 
+    private const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+    private const string Llama3 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Qwen2 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+    /// <summary>The one table of pre-tokenizers (<c>tokenizer.ggml.pre</c> → regexes applied in order, each splitting
+    /// the pieces the previous one left).</summary>
+    private static readonly Dictionary<string, string[]> PreTokenizerTable = new(StringComparer.Ordinal)
+    {
+        ["default"] = [Gpt2], ["gpt2"] = [Gpt2], ["gpt-2"] = [Gpt2],
+        ["llama3"] = [Llama3], ["llama-bpe"] = [Llama3], ["llama-v3"] = [Llama3],
+        ["qwen2"] = [Qwen2],
+        ["smollm"] = [@"\p{N}", Gpt2],   // every digit on its own, then GPT-2's rules
+    };
+
     /// <summary>The pre-tokenizer names this tokenizer knows (<c>tokenizer.ggml.pre</c>).</summary>
-    public static IReadOnlyList<string> PreTokenizers { get; } = ["default", "gpt2", "gpt-2", "llama3", "llama-bpe", "llama-v3", "qwen2", "smollm"];
+    public static IReadOnlyCollection<string> PreTokenizers => PreTokenizerTable.Keys;
+
+    /// <summary>Splits a merge rule "left right" at its separating space (a symbol may itself start with a space-like
+    /// character, so the search starts at index 1).</summary>
+    public static bool TryParseMerge(string merge, out string left, out string right)
+    {
+        ArgumentNullException.ThrowIfNull(merge);
+        int sp = merge.IndexOf(' ', 1);
+        bool ok = sp > 0 && sp < merge.Length - 1;
+        left = ok ? merge[..sp] : "";
+        right = ok ? merge[(sp + 1)..] : "";
+        return ok;
+    }
 
     /// <summary>Builds the tokenizer. <paramref name="merges"/> are "left right" pairs, best first.</summary>
     /// <exception cref="ArgumentException">An unknown pre-tokenizer, or a merge that is not two symbols.</exception>
@@ -51,32 +77,17 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         ArgumentNullException.ThrowIfNull(texts);
         ArgumentNullException.ThrowIfNull(types);
         ArgumentNullException.ThrowIfNull(merges);
+        if (!PreTokenizerTable.TryGetValue(pre, out string[]? patterns))
+            throw new ArgumentException($"pre-tokenizer '{pre}' is not supported (supported: {string.Join(", ", PreTokenizers)})", nameof(pre));
         var ranks = new Dictionary<(string, string), int>(merges.Length);
         for (int i = 0; i < merges.Length; i++)
         {
-            int sp = merges[i].IndexOf(' ', 1);
-            if (sp <= 0 || sp == merges[i].Length - 1)
+            if (!TryParseMerge(merges[i], out string left, out string right))
                 throw new ArgumentException($"merge {i} '{merges[i]}' is not two symbols separated by one space", nameof(merges));
-            ranks.TryAdd((merges[i][..sp], merges[i][(sp + 1)..]), i);
+            ranks.TryAdd((left, right), i);
         }
-        return new ByteLevelBpeTokenizer(texts, types, ranks, PreTokenizer(pre), bos, eos, addBos, addEos);
-    }
-
-    /// <summary>The regexes of a pre-tokenizer, applied in order (each splits the pieces the previous one left).</summary>
-    private static Regex[] PreTokenizer(string name)
-    {
-        const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-        const string Llama3 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-        const string Qwen2 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-        string[] patterns = name switch
-        {
-            "default" or "gpt2" or "gpt-2" => [Gpt2],
-            "llama3" or "llama-bpe" or "llama-v3" => [Llama3],
-            "qwen2" => [Qwen2],
-            "smollm" => [@"\p{N}", Gpt2],   // every digit on its own, then GPT-2's rules
-            _ => throw new ArgumentException($"pre-tokenizer '{name}' is not supported (supported: {string.Join(", ", PreTokenizers)})", nameof(name)),
-        };
-        return [.. patterns.Select(p => new Regex(p, RegexOptions.CultureInvariant | RegexOptions.Compiled))];
+        Regex[] regexes = [.. patterns.Select(p => new Regex(p, RegexOptions.CultureInvariant | RegexOptions.Compiled))];
+        return new ByteLevelBpeTokenizer(texts, types, ranks, regexes, bos, eos, addBos, addEos);
     }
 
     /// <inheritdoc/>

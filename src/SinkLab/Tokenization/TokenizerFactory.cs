@@ -50,8 +50,7 @@ public static class TokenizerFactory
             throw new ModelNotSupportedException(pre, $"{file.FilePath}: pre-tokenizer '{pre}' ({GgufKeys.TokenizerPre}) is not supported (supported: {string.Join(", ", ByteLevelBpeTokenizer.PreTokenizers)})");
         for (int i = 0; i < merges.Length; i++)
         {
-            int sp = merges[i].IndexOf(' ', 1);
-            if (sp <= 0 || sp == merges[i].Length - 1)
+            if (!ByteLevelBpeTokenizer.TryParseMerge(merges[i], out _, out _))
                 throw new GgufFormatException(file.FilePath, -1, $"metadata key '{GgufKeys.Merges}' element {i}", "two symbols separated by one space", $"'{merges[i]}'");
         }
         int bos = file.GetTokenId(GgufKeys.BosId, n);
