@@ -68,7 +68,9 @@ public sealed class SinkLabChatClient : IChatClient
         ArgumentNullException.ThrowIfNull(messages);
         ObjectDisposedException.ThrowIf(_disposed, this);
         List<(ChatRole Role, string Text)> history = [.. messages.Select(m => (m.Role, m.Text))];
-        string user = NewUserText(history);
+        int answered = AnsweredPrefix(history);
+        if (answered == history.Count) throw new ArgumentException("the last message must be a user message", nameof(messages));
+        string user = string.Join("\n", history.Skip(answered).Select(m => m.Text));
         int maxTokens = options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens;
         if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), maxTokens, "MaxOutputTokens must be ≥ 1");
         var sampler = new Sampler(_model.Config.VocabSize, new SamplerOptions
@@ -82,7 +84,7 @@ public sealed class SinkLabChatClient : IChatClient
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            StreamingChat chat = Prepare(history);
+            StreamingChat chat = Prepare(history, answered);
             // Bounded: generation runs at most a few tokens ahead of the consumer, so a cancelled or abandoned
             // enumeration stops the model promptly.
             var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
@@ -131,20 +133,18 @@ public sealed class SinkLabChatClient : IChatClient
         }
     }
 
-    /// <summary>The text of the trailing user (and system) messages, which this call answers.</summary>
-    private static string NewUserText(List<(ChatRole Role, string Text)> history)
+    /// <summary>Messages up to and including the last assistant reply; the ones after it are what this call answers.</summary>
+    private static int AnsweredPrefix(List<(ChatRole Role, string Text)> history)
     {
-        int start = history.Count;
-        while (start > 0 && history[start - 1].Role != ChatRole.Assistant) start--;
-        if (start == history.Count) throw new ArgumentException("the last message must be a user message", "messages");
-        return string.Join("\n", history.Skip(start).Select(m => m.Text));
+        int n = history.Count;
+        while (n > 0 && history[n - 1].Role != ChatRole.Assistant) n--;
+        return n;
     }
 
-    /// <summary>Reuses the cached conversation when <paramref name="history"/> extends it; otherwise replays the history.</summary>
-    private StreamingChat Prepare(List<(ChatRole Role, string Text)> history)
+    /// <summary>Reuses the cached conversation when the first <paramref name="last"/> messages are the ones it already
+    /// holds; otherwise replays them.</summary>
+    private StreamingChat Prepare(List<(ChatRole Role, string Text)> history, int last)
     {
-        int last = history.Count;
-        while (last > 0 && history[last - 1].Role != ChatRole.Assistant) last--;
         bool extends = _chat != null && _seen.Count == last && _seen.SequenceEqual(history.Take(last));
         if (extends) return _chat!;
         _chat?.Dispose();

@@ -43,7 +43,7 @@ internal static class StreamCommand
             };
             string spec = r.GetValue(compare) ?? r.GetValue(cache)!;
             List<CachePolicy> policies = [.. spec.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-                .Select(p => CachePolicy.Parse(p, original && CachePolicy.Parse(p).Kind == CacheKind.Sink))];
+                .Select(p => CachePolicy.Parse(p)).Select(p => original && p.Kind == CacheKind.Sink ? p with { OriginalPositions = true } : p)];
             if (policies.Count == 0) throw new ArgumentException("--compare: no policy given");
             if (r.GetValue(segment) < 1) throw new ArgumentOutOfRangeException("--segment", r.GetValue(segment), "must be ≥ 1");
             return Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(file)!, policies, r.GetValue(tokens), r.GetValue(csv),

@@ -35,15 +35,6 @@ public sealed record CachePolicy(CacheKind Kind, int Sinks = 0, int Window = 0, 
     /// <summary>True when a session can hold this policy (everything but recompute).</summary>
     public bool IsCache => Kind != CacheKind.Recompute;
 
-    /// <summary>Tokens the next token attends to besides itself once the cache is in steady state
-    /// (sinks + window; for full and shift, the session's context).</summary>
-    public int Span(int context) => Kind switch
-    {
-        CacheKind.Sink => Sinks + Window,
-        CacheKind.Recompute => Window,
-        _ => context,
-    };
-
     /// <summary>Parses <c>full</c>, <c>window:W</c>, <c>sink:S+W</c>, <c>shift:K</c>, <c>recompute:W</c>; a suffix
     /// <c>@original</c> (e.g. <c>sink:4+252@original</c>) keeps stream positions.</summary>
     /// <exception cref="ArgumentException">Unknown policy or a size out of range, naming the text.</exception>

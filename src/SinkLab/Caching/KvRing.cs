@@ -104,8 +104,7 @@ public sealed class KvRing
     {
         int pinned = (int)Math.Min(position + 1, Pinned);
         long ringNew = Math.Max(0, position + 1 - Math.Max(Position, Pinned));
-        int ring = checked((int)(RingLive + ringNew));
-        if (position < Pinned) ring = 0;
+        int ring = checked((int)(RingLive + ringNew));   // 0 while the stream is still filling the pinned slots
         int seg1 = Math.Min(ring, RingCapacity - RingStart);
         return (pinned, seg1, ring - seg1, QueryPosition(pinned, ring, position));
     }

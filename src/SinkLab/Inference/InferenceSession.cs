@@ -24,6 +24,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
     // Scratch, pinned; shapes in tokens × width.
     private readonly float[] _x, _xb, _q, _qPinned, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _pinCos, _pinSin, _tmp, _gate;
     private readonly int[] _visPinned, _visSeg1, _visSeg2;   // per token of the running chunk: what it sees (KvRing.Visible)
+    private readonly long[] _visQueryPos;                    // and its query position for pinned keys
     private bool _usePinnedQuery;                             // pinned keys are scored with the query at its in-cache position
     private readonly KvRing _ring;
     private float[]? _sinks;   // attn_sinks of the layer being computed
@@ -61,6 +62,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _visPinned = new int[_batch];
         _visSeg1 = new int[_batch];
         _visSeg2 = new int[_batch];
+        _visQueryPos = new long[_batch];
         _k = P((long)_batch * _c.KvDim);
         _v = P((long)_batch * _c.KvDim);
         _att = P((long)_batch * _c.QDim);
@@ -159,13 +161,13 @@ public sealed unsafe partial class InferenceSession : IDisposable
         for (int t = 0; t < n; t++)
         {
             var (pinned, seg1, seg2, queryPosition) = _ring.Visible(pos0 + t);
-            _visPinned[t] = pinned; _visSeg1[t] = seg1; _visSeg2[t] = seg2;
+            _visPinned[t] = pinned; _visSeg1[t] = seg1; _visSeg2[t] = seg2; _visQueryPos[t] = queryPosition;
             SetRopeAngles(pos0 + t, _ropeCos.AsSpan(t * half, half), _ropeSin.AsSpan(t * half, half));
             if (pinned > 0 && queryPosition != pos0 + t) _usePinnedQuery = true;
         }
         if (!_usePinnedQuery) return;
         for (int t = 0; t < n; t++)
-            SetRopeAngles(_ring.Visible(pos0 + t).QueryPosition, _pinCos.AsSpan(t * half, half), _pinSin.AsSpan(t * half, half));
+            SetRopeAngles(_visQueryPos[t], _pinCos.AsSpan(t * half, half), _pinSin.AsSpan(t * half, half));
     }
 
     /// <summary>One batch of n tokens at positions Position..Position+n-1; writes logits of the last
