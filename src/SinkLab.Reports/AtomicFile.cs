@@ -7,13 +7,16 @@ public static class AtomicFile
     private static string TempName(string full) => full.TrimEnd(Path.DirectorySeparatorChar) + $".tmp-{Environment.ProcessId}-{Guid.NewGuid():N}"[..24];
 
     /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> atomically.</summary>
-    public static void WriteAllText(string path, string text)
+    public static void WriteAllText(string path, string text) => WriteAllBytes(path, System.Text.Encoding.UTF8.GetBytes(text));
+
+    /// <summary>Writes <paramref name="bytes"/> to <paramref name="path"/> atomically.</summary>
+    public static void WriteAllBytes(string path, byte[] bytes)
     {
         string full = Path.GetFullPath(path);
         string tmp = TempName(full);
         try
         {
-            File.WriteAllText(tmp, text);
+            File.WriteAllBytes(tmp, bytes);
             File.Move(tmp, full, overwrite: true);
         }
         catch

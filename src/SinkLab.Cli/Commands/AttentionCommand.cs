@@ -36,9 +36,7 @@ internal static class AttentionCommand
             float[][] pattern = Inspector.PatternOf(cache, l, h);
             double alpha = Enumerable.Range(0, ids.Length).Average(t => pattern[t][0]);
             var hp = new HeadPattern(l, h, alpha, ids.Select(m.Tokenizer.TokenText).ToArray(), pattern);
-            string tmp = outPath + ".tmp";
-            File.WriteAllBytes(tmp, Charts.Pattern(hp));
-            File.Move(tmp, outPath, overwrite: true);
+            AtomicFile.WriteAllBytes(outPath, Charts.Pattern(hp));
             if (r.GetValue(json)) Cli.WriteJson(new { Output = outPath, Layer = l, Head = h, Tokens = hp.Tokens, AlphaFirst = alpha, Pattern = pattern });
             else Cli.Err.MarkupLine($"wrote [green]{Markup.Escape(outPath)}[/] ({ids.Length} tokens, α_first = {alpha:F3})");
             return 0;
