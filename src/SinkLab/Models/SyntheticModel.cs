@@ -54,7 +54,7 @@ public static class SyntheticModel
         int headDim = shape.Dim / shape.Heads, kvDim = headDim * shape.KvHeads;
         var w = new GgufWriter();
         w.Add(GgufKeys.Architecture, GgufValue.Of(arch));
-        w.Add("general.name", GgufValue.Of($"sinklab-synth-{shape.Name}"));
+        w.Add(GgufKeys.Name, GgufValue.Of($"sinklab-synth-{shape.Name}"));
         w.Add(GgufKeys.Arch(arch, GgufKeys.ContextLength), GgufValue.Of((uint)shape.Context));
         w.Add(GgufKeys.Arch(arch, GgufKeys.EmbeddingLength), GgufValue.Of((uint)shape.Dim));
         w.Add(GgufKeys.Arch(arch, GgufKeys.FeedForwardLength), GgufValue.Of((uint)shape.Hidden));
