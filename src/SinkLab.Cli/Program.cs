@@ -13,6 +13,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     StreamCommand.Create(),
     ChatCommand.Create(),
     SynthCommand.Create(),
+    QuantizeCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
 };

@@ -11,21 +11,28 @@ internal static class SynthCommand
     {
         var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", SyntheticModel.Shapes.Select(s => $"{s.Name} ({s.Parameters / 1e6:F0}M)"))}", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "GGUF file to write", Required = true };
-        var type = new Option<string>("--type") { Description = "Matrix type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K", DefaultValueFactory = _ => "Q8_0" };
+        var type = new Option<string>("--type")
+        {
+            Description = "Every matrix of one type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), or a llama-quantize " +
+                          "recipe with per-tensor types (Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S)",
+            DefaultValueFactory = _ => "Q8_0",
+        };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
         var cmd = new Command("synth", "Write a random-weight Llama model of a realistic shape (for speed measurements without downloads)") { shape, output, type, seed };
         cmd.SetAction(r => Cli.Guard(() =>
         {
             SyntheticShape s = SyntheticModel.Shape(r.GetValue(shape)!);
             string name = r.GetValue(type)!.ToUpperInvariant();
-            if (!Enum.TryParse(name, out GgmlType t) || !Enum.IsDefined(t))
-                throw new ArgumentException($"unknown type '{r.GetValue(type)}' (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", "--type");
+            bool uniform = Enum.TryParse(name, out GgmlType t) && Enum.IsDefined(t) && !name.All(char.IsDigit);
+            QuantRecipe? recipe = uniform ? null : QuantRecipe.All.FirstOrDefault(q => q.Name == name)
+                ?? throw new ArgumentException($"unknown type '{r.GetValue(type)}' (a tensor type such as Q8_0 or Q4_K, or a recipe: {string.Join(", ", QuantRecipe.All.Select(q => q.Name))})", "--type");
             string path = r.GetValue(output)!;
             string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
             if (dir != null && !Directory.Exists(dir)) throw new ArgumentException($"the folder of '{path}' does not exist", "--output");
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            SyntheticModel.Write(s, t, path, r.GetValue(seed));
-            Console.Error.WriteLine($"wrote {path}: {s.Name}, {s.Parameters / 1e6:F1}M parameters, {t}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
+            if (recipe != null) SyntheticModel.Write(s, recipe, path, r.GetValue(seed));
+            else SyntheticModel.Write(s, t, path, r.GetValue(seed));
+            Console.Error.WriteLine($"wrote {path}: {s.Name}, {s.Parameters / 1e6:F1}M parameters, {recipe?.Name ?? t.ToString()}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
             return 0;
         }));
         return cmd;

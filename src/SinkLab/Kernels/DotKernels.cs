@@ -8,9 +8,8 @@ using SinkLab.Gguf;
 namespace SinkLab.Kernels;
 
 /// <summary>
-/// Row · vector dot products for every weight type, each with a scalar reference next to the SIMD one.
-/// Quantized weights (Q8_0, Q4_0) are multiplied with the activation quantized to Q8_0 blocks, as ggml does
-/// (<c>ggml_vec_dot_q8_0_q8_0</c>, <c>ggml_vec_dot_q4_0_q8_0</c>): integer dot per block, scaled by both d.
+/// Row · vector dot products for the float weight types (F32, F16, BF16), each with a scalar reference next to the
+/// SIMD one. Quantized types are in <see cref="QuantDot"/>.
 /// </summary>
 internal static class DotKernels
 {
@@ -70,59 +69,5 @@ internal static class DotKernels
         double s = 0;
         for (int i = 0; i < w.Length; i++) s += (double)Quantizer.Bf16ToFloat(w[i]) * x[i];
         return (float)s;
-    }
-
-    // ---- Q8_0 × Q8_0 ----
-    public static float DotQ8_0(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
-    {
-        var acc = Int8Dot.Accumulator.Zero;
-        for (int b = 0; b < w.Length; b++)
-        {
-            ref BlockQ8_0 wb = ref Unsafe.AsRef(in w[b]);
-            ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-            acc.Add(Vector256.LoadUnsafe(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
-        }
-        return acc.Sum();
-    }
-
-    public static float DotQ8_0Scalar(ReadOnlySpan<BlockQ8_0> w, ReadOnlySpan<BlockQ8_0> x)
-    {
-        float sum = 0;
-        for (int b = 0; b < w.Length; b++)
-        {
-            int isum = 0;
-            for (int j = 0; j < 32; j++) isum += w[b].Qs[j] * x[b].Qs[j];
-            sum += isum * ((float)w[b].D * (float)x[b].D);
-        }
-        return sum;
-    }
-
-    // ---- Q4_0 × Q8_0 ----
-    public static float DotQ4_0(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
-    {
-        var acc = Int8Dot.Accumulator.Zero;
-        for (int b = 0; b < w.Length; b++)
-        {
-            ref BlockQ4_0 wb = ref Unsafe.AsRef(in w[b]);
-            ref BlockQ8_0 xb = ref Unsafe.AsRef(in x[b]);
-            acc.Add(Int8Dot.UnpackQ4(ref wb.Qs[0]), Vector256.LoadUnsafe(ref xb.Qs[0]), (float)wb.D * (float)xb.D);
-        }
-        return acc.Sum();
-    }
-
-    public static float DotQ4_0Scalar(ReadOnlySpan<BlockQ4_0> w, ReadOnlySpan<BlockQ8_0> x)
-    {
-        float sum = 0;
-        for (int b = 0; b < w.Length; b++)
-        {
-            int isum = 0;
-            for (int j = 0; j < 16; j++)
-            {
-                byte q = w[b].Qs[j];
-                isum += ((q & 0xF) - 8) * x[b].Qs[j] + ((q >> 4) - 8) * x[b].Qs[j + 16];
-            }
-            sum += isum * ((float)w[b].D * (float)x[b].D);
-        }
-        return sum;
     }
 }

@@ -1,6 +1,5 @@
 using System.Buffers.Binary;
 using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
 
 namespace SinkLab.Kernels;
 
@@ -9,10 +8,12 @@ namespace SinkLab.Kernels;
 /// <list type="bullet">
 /// <item><b>Q4_K</b>, 144 bytes: half d, half dmin, 12 bytes of eight 6-bit scales and eight 6-bit mins, 128 bytes of
 /// nibbles. Sub-block j (32 weights) is <c>d·sc_j·q − dmin·m_j</c>; 64 weights share 32 bytes, low nibbles first.</item>
+/// <item><b>Q5_K</b>, 176 bytes: as Q4_K plus 32 bytes of fifth bits between the scales and the nibbles; bit j of
+/// qh[l] belongs to element l of sub-block j.</item>
 /// <item><b>Q6_K</b>, 210 bytes: 128 bytes of low nibbles (ql), 64 bytes of high 2-bit pairs (qh), sixteen int8
 /// scales, half d. Weight e is <c>d·scale[e/16]·(q − 32)</c> with q = 4 low bits | 2 high bits.</item>
 /// </list>
-/// Dequantization follows ggml's <c>dequantize_row_q4_K</c> / <c>_q6_K</c>; the quantizers are SinkLab's own
+/// Dequantization follows ggml's <c>dequantize_row_q4_K</c> / <c>_q5_K</c> / <c>_q6_K</c>; the quantizers are SinkLab's own
 /// (per-sub-block min/max and absmax scales, rounded to nearest), not ggml's iterative search, so files they write
 /// decode in every ggml reader but are not bit-identical to llama-quantize's.
 /// </summary>
@@ -22,6 +23,8 @@ public static class KQuants
     public const int BlockElements = 256;
     /// <summary>Bytes of a Q4_K block.</summary>
     public const int Q4KBytes = 144;
+    /// <summary>Bytes of a Q5_K block.</summary>
+    public const int Q5KBytes = 176;
     /// <summary>Bytes of a Q6_K block.</summary>
     public const int Q6KBytes = 210;
 
@@ -56,6 +59,29 @@ public static class KQuants
         }
     }
 
+    /// <summary>Decodes Q5_K blocks (ggml's <c>dequantize_row_q5_K</c>).</summary>
+    public static void DequantizeQ5K(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        for (int b = 0; b < dst.Length / BlockElements; b++)
+        {
+            ReadOnlySpan<byte> blk = src.Slice(b * Q5KBytes, Q5KBytes);
+            float d = Half(blk, 0), dmin = Half(blk, 2);
+            ReadOnlySpan<byte> scales = blk.Slice(4, 12), qh = blk.Slice(16, 32), qs = blk.Slice(48, 128);
+            Span<float> y = dst.Slice(b * BlockElements, BlockElements);
+            for (int g = 0; g < 4; g++)
+            {
+                var (s1, m1) = ScaleMin(scales, 2 * g);
+                var (s2, m2) = ScaleMin(scales, 2 * g + 1);
+                for (int l = 0; l < 32; l++)
+                {
+                    byte q = qs[32 * g + l];
+                    y[64 * g + l] = d * s1 * ((q & 0xF) | (((qh[l] >> (2 * g)) & 1) << 4)) - dmin * m1;
+                    y[64 * g + 32 + l] = d * s2 * ((q >> 4) | (((qh[l] >> (2 * g + 1)) & 1) << 4)) - dmin * m2;
+                }
+            }
+        }
+    }
+
     /// <summary>Decodes Q6_K blocks.</summary>
     public static void DequantizeQ6K(ReadOnlySpan<byte> src, Span<float> dst)
     {
@@ -83,21 +109,27 @@ public static class KQuants
 
     /// <summary>Encodes Q4_K: per 32-weight sub-block, min = min(0, min x) and scale = (max − min)/15; the eight scales
     /// and mins quantized to 6 bits against the block's d and dmin.</summary>
-    public static void QuantizeQ4K(ReadOnlySpan<float> x, Span<byte> dst)
+    public static void QuantizeQ4K(ReadOnlySpan<float> x, Span<byte> dst) => QuantizeWithMins(x, dst, 15, Q4KBytes, 16);
+
+    /// <summary>Encodes Q5_K as <see cref="QuantizeQ4K"/> with 31 levels; the fifth bit of element l of sub-block j
+    /// goes to bit j of qh[l].</summary>
+    public static void QuantizeQ5K(ReadOnlySpan<float> x, Span<byte> dst) => QuantizeWithMins(x, dst, 31, Q5KBytes, 48);
+
+    private static void QuantizeWithMins(ReadOnlySpan<float> x, Span<byte> dst, int levels, int blockBytes, int qsAt)
     {
         Span<float> scale = stackalloc float[8], min = stackalloc float[8];
         Span<int> sq = stackalloc int[8], mq = stackalloc int[8];
         for (int b = 0; b < x.Length / BlockElements; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(b * BlockElements, BlockElements);
-            Span<byte> blk = dst.Slice(b * Q4KBytes, Q4KBytes);
+            Span<byte> blk = dst.Slice(b * blockBytes, blockBytes);
             blk.Clear();
             for (int j = 0; j < 8; j++)
             {
                 ReadOnlySpan<float> s = xs.Slice(32 * j, 32);
                 float lo = MathF.Min(0, TensorPrimitives.Min(s)), hi = TensorPrimitives.Max(s);
                 min[j] = -lo;
-                scale[j] = (hi - lo) / 15f;
+                scale[j] = (hi - lo) / levels;
             }
             float d = TensorPrimitives.Max(scale) / 63f, dmin = TensorPrimitives.Max(min) / 63f;
             BinaryPrimitives.WriteUInt16LittleEndian(blk, BitConverter.HalfToUInt16Bits((Half)d));
@@ -115,16 +147,16 @@ public static class KQuants
                 scales[j + 4] = (byte)(mq[j] | ((mq[j + 4] >> 4) << 6));
                 scales[j + 8] = (byte)((sq[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4));
             }
-            Span<byte> qs = blk.Slice(16, 128);
+            Span<byte> qs = blk.Slice(qsAt, 128), qh = blk.Slice(16, 32);
             for (int j = 0; j < 8; j++)
             {
                 float step = dh * sq[j], offset = dminh * mq[j];
                 float inv = step > 0 ? 1 / step : 0;
                 for (int l = 0; l < 32; l++)
                 {
-                    int q = Math.Clamp((int)MathF.Round((xs[32 * j + l] + offset) * inv), 0, 15);
-                    int at = 32 * (j / 2) + l;
-                    qs[at] |= (byte)(j % 2 == 0 ? q : q << 4);
+                    int q = Math.Clamp((int)MathF.Round((xs[32 * j + l] + offset) * inv), 0, levels);
+                    qs[32 * (j / 2) + l] |= (byte)(j % 2 == 0 ? q & 0xF : (q & 0xF) << 4);
+                    if (q > 15) qh[l] |= (byte)(1 << j);
                 }
             }
         }
@@ -165,66 +197,5 @@ public static class KQuants
                 }
             }
         }
-    }
-
-    /// <summary>Row · x for a K-quant row. Q4_K: Σ over sub-blocks of d·sc·(q · x) − dmin·m·Σx, the nibbles widened
-    /// with <see cref="Vector256"/> operations; Q6_K: each super-block decoded, then a SIMD dot.</summary>
-    public static float Dot(bool q6, ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
-    {
-        if (!q6) return DotQ4K(row, x);
-        Span<float> w = stackalloc float[BlockElements];
-        float sum = 0;
-        for (int b = 0; b < x.Length / BlockElements; b++)
-        {
-            DequantizeQ6K(row.Slice(b * Q6KBytes, Q6KBytes), w);
-            sum += TensorPrimitives.Dot(w, x.Slice(b * BlockElements, BlockElements));
-        }
-        return sum;
-    }
-
-    private static float DotQ4K(ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
-    {
-        float sum = 0;
-        for (int b = 0; b < x.Length / BlockElements; b++)
-        {
-            ReadOnlySpan<byte> blk = row.Slice(b * Q4KBytes, Q4KBytes);
-            float d = Half(blk, 0), dmin = Half(blk, 2);
-            ReadOnlySpan<byte> scales = blk.Slice(4, 12), qs = blk.Slice(16, 128);
-            ReadOnlySpan<float> xb = x.Slice(b * BlockElements, BlockElements);
-            for (int g = 0; g < 4; g++)
-            {
-                var (s1, m1) = ScaleMin(scales, 2 * g);
-                var (s2, m2) = ScaleMin(scales, 2 * g + 1);
-                ReadOnlySpan<float> xl = xb.Slice(64 * g, 32), xh = xb.Slice(64 * g + 32, 32);
-                Vector256<byte> q = Vector256.Create(qs.Slice(32 * g, 32));
-                float dotL = Dot32(q & Vector256.Create((byte)0x0F), xl), dotH = Dot32(Vector256.ShiftRightLogical(q, 4), xh);
-                sum += d * (s1 * dotL + s2 * dotH)
-                     - dmin * (m1 * TensorPrimitives.Sum(xl) + m2 * TensorPrimitives.Sum(xh));
-            }
-        }
-        return sum;
-    }
-
-    /// <summary>Σ q[i]·x[i] over 32 small unsigned values held in bytes, widened to float in registers.</summary>
-    private static float Dot32(Vector256<byte> q, ReadOnlySpan<float> x)
-    {
-        (Vector256<ushort> a, Vector256<ushort> b) = Vector256.Widen(q);
-        (Vector256<uint> a0, Vector256<uint> a1) = Vector256.Widen(a);
-        (Vector256<uint> b0, Vector256<uint> b1) = Vector256.Widen(b);
-        Vector256<float> acc = Vector256.ConvertToSingle(a0) * Vector256.Create(x[..8])
-                             + Vector256.ConvertToSingle(a1) * Vector256.Create(x.Slice(8, 8))
-                             + Vector256.ConvertToSingle(b0) * Vector256.Create(x.Slice(16, 8))
-                             + Vector256.ConvertToSingle(b1) * Vector256.Create(x.Slice(24, 8));
-        return Vector256.Sum(acc);
-    }
-
-    /// <summary>Scalar reference of <see cref="Dot"/>: every weight decoded, products summed in double.</summary>
-    public static float DotScalar(bool q6, ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
-    {
-        var w = new float[x.Length];
-        if (q6) DequantizeQ6K(row, w); else DequantizeQ4K(row, w);
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++) sum += (double)w[i] * x[i];
-        return (float)sum;
     }
 }

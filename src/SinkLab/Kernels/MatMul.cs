@@ -15,7 +15,7 @@ internal sealed unsafe class MatMul : ParallelJob
     public const long ParallelThreshold = 1 << 17;
 
     private readonly WorkerPool _pool;
-    private readonly BlockQ8_0[] _qx;   // pinned: activations quantized to Q8_0, [token][block]
+    private readonly ActivationBlock[] _qx;   // pinned: activations quantized per 32, [token][block]
     private WeightMatrix _w = null!;
     private float* _x, _y;
     private int _n, _xStride, _yStride, _rowsPerPart;
@@ -23,18 +23,18 @@ internal sealed unsafe class MatMul : ParallelJob
     public MatMul(WorkerPool pool, int maxTokens, int maxCols)
     {
         _pool = pool;
-        _qx = GC.AllocateArray<BlockQ8_0>(maxTokens * ((maxCols + 31) / 32), pinned: true);
+        _qx = GC.AllocateArray<ActivationBlock>(maxTokens * ((maxCols + 31) / 32), pinned: true);
     }
 
     /// <summary>Runs the product; x is n × xStride (first W.Cols used), y is n × yStride (first W.Rows written).</summary>
     public void Run(WeightMatrix w, float* x, int xStride, int n, float* y, int yStride)
     {
         _w = w; _x = x; _xStride = xStride; _n = n; _y = y; _yStride = yStride;
-        if (w.Type is GgmlType.Q8_0 or GgmlType.Q4_0)
+        if (QuantDot.Supports(w.Type))
         {
             int blocks = w.Cols / 32;
             for (int t = 0; t < n; t++)
-                Quantizer.QuantizeQ8_0(new ReadOnlySpan<float>(x + (long)t * xStride, w.Cols), _qx.AsSpan(t * blocks, blocks));
+                ActivationBlock.Quantize(new ReadOnlySpan<float>(x + (long)t * xStride, w.Cols), _qx.AsSpan(t * blocks, blocks));
         }
         long work = (long)w.Rows * w.Cols * n;
         if (_pool.Threads == 1 || work < ParallelThreshold)
@@ -57,10 +57,7 @@ internal sealed unsafe class MatMul : ParallelJob
             case GgmlType.F32: RowsF32(w, r0, r1); break;
             case GgmlType.F16: RowsF16(w, r0, r1); break;
             case GgmlType.BF16: RowsBf16(w, r0, r1); break;
-            case GgmlType.Q8_0: RowsQuantized<BlockQ8_0>(w, r0, r1, &DotKernels.DotQ8_0); break;
-            case GgmlType.Q4_0: RowsQuantized<BlockQ4_0>(w, r0, r1, &DotKernels.DotQ4_0); break;
-            case GgmlType.Q4_K or GgmlType.Q6_K: RowsKQuant(w, r0, r1, w.Type == GgmlType.Q6_K); break;
-            default: throw new InvalidOperationException($"no kernel for {w.Type}");
+            default: RowsQuantized(w, r0, r1, QuantDot.For(w.Type)); break;
         }
     }
 
@@ -94,28 +91,18 @@ internal sealed unsafe class MatMul : ParallelJob
         }
     }
 
-    /// <summary>Rows of a K-quant matrix against float activations (super-blocks decoded per row).</summary>
-    private void RowsKQuant(WeightMatrix w, int r0, int r1, bool q6)
+    /// <summary>Rows of a block-quantized matrix against the activations quantized per 32 (one path for every
+    /// quantized type; <paramref name="dot"/> is the type's <see cref="QuantDot"/> kernel).</summary>
+    private void RowsQuantized(WeightMatrix w, int r0, int r1, delegate*<byte*, ActivationBlock*, int, float> dot)
     {
-        for (int r = r0; r < r1; r++)
-        {
-            ReadOnlySpan<byte> row = w.Row(r);
-            for (int t = 0; t < _n; t++)
-                _y[(long)t * _yStride + r] = KQuants.Dot(q6, row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
-        }
-    }
-
-    /// <summary>Rows of a block-quantized matrix against the activations quantized to Q8_0 (one path for every
-    /// block type; <paramref name="dot"/> is the type's block dot product).</summary>
-    private void RowsQuantized<TBlock>(WeightMatrix w, int r0, int r1, delegate*<ReadOnlySpan<TBlock>, ReadOnlySpan<BlockQ8_0>, float> dot)
-        where TBlock : unmanaged
-    {
+        if (dot == null) throw new InvalidOperationException($"no kernel for {w.Type}");
         int blocks = w.Cols / 32;
-        for (int r = r0; r < r1; r++)
-        {
-            ReadOnlySpan<TBlock> row = MemoryMarshal.Cast<byte, TBlock>(w.Row(r));
-            for (int t = 0; t < _n; t++)
-                _y[(long)t * _yStride + r] = dot(row, _qx.AsSpan(t * blocks, blocks));
-        }
+        fixed (ActivationBlock* qx = _qx)
+            for (int r = r0; r < r1; r++)
+            {
+                byte* row = w.Data + (long)r * w.RowBytes;
+                for (int t = 0; t < _n; t++)
+                    _y[(long)t * _yStride + r] = dot(row, qx + t * blocks, blocks);
+            }
     }
 }

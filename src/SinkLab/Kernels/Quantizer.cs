@@ -10,7 +10,8 @@ namespace SinkLab.Kernels;
 public static class Quantizer
 {
     /// <summary>Types this class converts.</summary>
-    public static bool Supports(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0 or GgmlType.Q4_K or GgmlType.Q6_K;
+    public static bool Supports(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
+        or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Encodes <paramref name="x"/> (length a multiple of the block size) as <paramref name="type"/>.</summary>
     /// <exception cref="ArgumentException">Unsupported type or a length that is not whole blocks.</exception>
@@ -30,7 +31,11 @@ public static class Quantizer
                 break;
             case GgmlType.Q8_0: QuantizeQ8_0(x, MemoryMarshal.Cast<byte, BlockQ8_0>(bytes.AsSpan())); break;
             case GgmlType.Q4_0: QuantizeQ4_0(x, MemoryMarshal.Cast<byte, BlockQ4_0>(bytes.AsSpan())); break;
+            case GgmlType.Q4_1: LegacyQuants.QuantizeQ4_1(x, MemoryMarshal.Cast<byte, BlockQ4_1>(bytes.AsSpan())); break;
+            case GgmlType.Q5_0: LegacyQuants.QuantizeQ5_0(x, MemoryMarshal.Cast<byte, BlockQ5_0>(bytes.AsSpan())); break;
+            case GgmlType.Q5_1: LegacyQuants.QuantizeQ5_1(x, MemoryMarshal.Cast<byte, BlockQ5_1>(bytes.AsSpan())); break;
             case GgmlType.Q4_K: KQuants.QuantizeQ4K(x, bytes); break;
+            case GgmlType.Q5_K: KQuants.QuantizeQ5K(x, bytes); break;
             case GgmlType.Q6_K: KQuants.QuantizeQ6K(x, bytes); break;
             default: throw new ArgumentException($"quantizing to {type} is not supported", nameof(type));
         }
@@ -65,7 +70,11 @@ public static class Quantizer
                     dst[i] = (float)q4[i / 32].D * (nib - 8);
                 }
                 break;
+            case GgmlType.Q4_1: LegacyQuants.Dequantize(MemoryMarshal.Cast<byte, BlockQ4_1>(src), dst); break;
+            case GgmlType.Q5_0: LegacyQuants.Dequantize(MemoryMarshal.Cast<byte, BlockQ5_0>(src), dst); break;
+            case GgmlType.Q5_1: LegacyQuants.Dequantize(MemoryMarshal.Cast<byte, BlockQ5_1>(src), dst); break;
             case GgmlType.Q4_K: KQuants.DequantizeQ4K(src, dst); break;
+            case GgmlType.Q5_K: KQuants.DequantizeQ5K(src, dst); break;
             case GgmlType.Q6_K: KQuants.DequantizeQ6K(src, dst); break;
             default: throw new ArgumentException($"dequantizing {type} is not supported", nameof(type));
         }

@@ -6,7 +6,8 @@ namespace SinkLab.Models;
 /// <summary>Reads hyper-parameters through the registry, checks every tensor's presence, type and shape.</summary>
 internal static unsafe class ModelLoader
 {
-    private static readonly GgmlType[] MatrixTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K];
+    private static readonly GgmlType[] MatrixTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
+        GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
     public static Model Load(GgufFile f)
     {

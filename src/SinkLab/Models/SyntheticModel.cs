@@ -46,10 +46,28 @@ public static class SyntheticModel
     public static void Write(SyntheticShape shape, GgmlType type, string path, int seed = 1)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (!Quantizer.Supports(type)) throw new ArgumentException($"type {type} cannot be written (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K)", nameof(type));
+        if (!Quantizer.Supports(type))
+            throw new ArgumentException($"type {type} cannot be written (supported: {string.Join(", ", Enum.GetValues<GgmlType>().Where(Quantizer.Supports))})", nameof(type));
         GgmlTypeInfo.TryGetBlock(type, out int block, out _);
         if (shape.Dim % block != 0 || shape.Hidden % block != 0)
             throw new ArgumentException($"shape {shape.Name}: widths {shape.Dim} and {shape.Hidden} are not multiples of {type}'s block of {block}", nameof(type));
+        Write(shape, (_, _) => type, path, seed);
+    }
+
+    /// <summary>Writes a random model of <paramref name="shape"/> with each matrix typed as <paramref name="recipe"/>
+    /// would type it in a real file (Q4_K_M: Q6_K output, attn_v and ffn_down in some layers, …).</summary>
+    public static void Write(SyntheticShape shape, QuantRecipe recipe, string path, int seed = 1)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(recipe);
+        var names = new List<GgufTensorInfo>();
+        Write(shape, (name, dims) => { names.Add(new GgufTensorInfo(name, GgmlType.F32, dims, 0, 0)); return GgmlType.F32; }, path: null, seed);
+        Dictionary<string, GgmlType> types = ModelQuantizer.Plan(names, recipe, $"synth:{shape.Name}").ToDictionary(q => q.Name, q => q.To);
+        Write(shape, (name, _) => types[name], path, seed);
+    }
+
+    private static void Write(SyntheticShape shape, Func<string, long[], GgmlType> typeOf, string? path, int seed)
+    {
         const string arch = "llama";
         int headDim = shape.Dim / shape.Heads, kvDim = headDim * shape.KvHeads;
         var w = new GgufWriter();
@@ -83,6 +101,7 @@ public static class SyntheticModel
         void Matrix(string name, int rows, int cols)
         {
             int id = tensor++;
+            GgmlType type = typeOf(name, [cols, rows]);
             w.AddTensor(name, type, [cols, rows], () =>
             {
                 var rng = new Random(HashCombine(seed, id));
@@ -108,7 +127,7 @@ public static class SyntheticModel
             Matrix(GgufKeys.Block(l, GgufKeys.FfnDown), shape.Dim, shape.Hidden);
             Matrix(GgufKeys.Block(l, GgufKeys.FfnUp), shape.Hidden, shape.Dim);
         }
-        w.Write(path);
+        if (path != null) w.Write(path);
     }
 
     /// <summary>A per-tensor seed that is the same in every process (no randomised hashing).</summary>

@@ -14,9 +14,10 @@ public class GgufFuzzTests
     [Theory]
     [InlineData("stories260K-f32-ctx512.gguf", 1)]
     [InlineData("stories260K-q4_0.gguf", 2)]
+    [InlineData("k-quant fixture (Q4_K_M: Q4_K + Q6_K)", 3)]
     public void TwoThousandMutationsNeverEscapeTheTypedErrors(string file, int seed)
     {
-        byte[] original = File.ReadAllBytes(Path.Combine(Shared.Models, file));
+        byte[] original = file.StartsWith("k-quant", StringComparison.Ordinal) ? KQuantFile() : File.ReadAllBytes(Path.Combine(Shared.Models, file));
         long dataOffset;
         using (var f = GgufFile.Parse(original)) dataOffset = f.DataOffset;
         var rng = new Random(seed);
@@ -42,6 +43,24 @@ public class GgufFuzzTests
             Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"mutant {i} took {sw.Elapsed}");
         }
         Assert.True(rejected > 200 && loaded > 50, $"rejected {rejected}, loaded {loaded}: mutations should hit both outcomes");
+    }
+
+    /// <summary>A 256-wide random model quantized by SinkLab with the Q4_K_M recipe: Q4_K matrices, Q6_K output,
+    /// attn_v and ffn_down of layer 1.</summary>
+    private static byte[] KQuantFile()
+    {
+        var fixture = new SinkLab.Tests.Models.FixtureModel { Dim = 256, Hidden = 512, Layers = 2, Heads = 8, KvHeads = 2, Vocab = 300, Context = 64 };
+        string src = Path.Combine(Path.GetTempPath(), $"sinklab-fuzz-{Guid.NewGuid():N}.gguf"), dst = src + ".q";
+        try
+        {
+            File.WriteAllBytes(src, fixture.Bytes());
+            using (GgufFile f = GgufFile.Open(src)) ModelQuantizer.Quantize(f, QuantRecipe.Parse("Q4_K_M"), dst);
+            byte[] bytes = File.ReadAllBytes(dst);
+            using (GgufFile q = GgufFile.Parse(bytes))
+                Assert.Contains(q.Tensors, t => t.Type == GgmlType.Q6_K);
+            return bytes;
+        }
+        finally { File.Delete(src); File.Delete(dst); }
     }
 
     private static void Mutate(byte[] b, Random rng, int header)

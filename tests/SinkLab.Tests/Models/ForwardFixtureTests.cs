@@ -55,14 +55,17 @@ public class ForwardFixtureTests
 
     [Theory]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public void KQuantModelsMatchFloat64ReferenceOnTheirDequantizedWeights(GgmlType type)
     {
-        // 256-wide rows: one super-block per row of Q/K/V/O and gate/up, two per row of down.
+        // 256-wide rows: one super-block per row of Q/K/V/O and gate/up, two per row of down. The activations are
+        // quantized to 8 bits per 32 as for every quantized type, hence the Q8_0-like tolerance.
         var f = new FixtureModel { Dim = 256, Hidden = 512, Layers = 2, Heads = 8, KvHeads = 2, Vocab = 300, Context = 64, MatrixType = type };
         using (Model m = f.Load()) Assert.Equal(type, m.Weights.Layers[1].FfnDown.Type);
-        Assert.InRange(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1)), 0, 1e-4);
-        Assert.True(MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)) < 1e-4);
+        double one = MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1));
+        Assert.InRange(one, 0, 2e-2);
+        Assert.Equal(one, MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)), 1e-6);   // threads change nothing
     }
 
     [Fact]
@@ -85,11 +88,14 @@ public class ForwardFixtureTests
     [InlineData(GgmlType.BF16)]
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_1)]
+    [InlineData(GgmlType.Q5_0)]
+    [InlineData(GgmlType.Q5_1)]
     public void QuantizedWeightsMatchReferenceOnTheSameDequantizedWeights(GgmlType type)
     {
         FixtureModel f = FixtureModel.Llama3Like(type);
         double err = MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1));
-        // Float weights are exact; Q8_0/Q4_0 also quantize the activations to 8 bits, as ggml does.
+        // Float weights are exact; quantized types also quantize the activations to 8 bits, as ggml does.
         double tolerance = type is GgmlType.F16 or GgmlType.BF16 ? 1e-4 : 2e-2;
         Assert.True(err < tolerance, $"{type}: {err}");
     }

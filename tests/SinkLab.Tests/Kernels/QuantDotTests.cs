@@ -1,0 +1,162 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using SinkLab.Gguf;
+using SinkLab.Kernels;
+
+namespace SinkLab.Tests.Kernels;
+
+/// <summary>Every quantized type's integer kernel against its scalar reference, its block struct against ggml's size,
+/// and hand-built blocks of the types with a fifth bit or a min against ggml's decoding formulas. .ci/run repeats the
+/// Kernels category with AVX-512, AVX-VNNI and AVX2 switched off, so every path of <see cref="Int8Dot"/> runs.</summary>
+[Trait("Category", "Kernels")]
+public class QuantDotTests
+{
+    public static TheoryData<GgmlType> Types() =>
+        [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+
+    private static float[] Random(int n, int seed)
+    {
+        var r = new Random(seed);
+        var a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float)(r.NextDouble() * 2 - 1) * (1 + i / 300);   // blocks of growing range
+        return a;
+    }
+
+    private static ActivationBlock[] Activations(float[] x)
+    {
+        var a = new ActivationBlock[x.Length / 32];
+        ActivationBlock.Quantize(x, a);
+        return a;
+    }
+
+    [Fact]
+    public void BlockStructsHaveGgmlSizes()
+    {
+        foreach ((GgmlType t, int size) in new[] { (GgmlType.Q4_1, Unsafe.SizeOf<BlockQ4_1>()), (GgmlType.Q5_0, Unsafe.SizeOf<BlockQ5_0>()),
+                     (GgmlType.Q5_1, Unsafe.SizeOf<BlockQ5_1>()), (GgmlType.Q4_K, Unsafe.SizeOf<BlockQ4_K>()),
+                     (GgmlType.Q5_K, Unsafe.SizeOf<BlockQ5_K>()), (GgmlType.Q6_K, Unsafe.SizeOf<BlockQ6_K>()),
+                     (GgmlType.Q8_0, Unsafe.SizeOf<BlockQ8_0>()), (GgmlType.Q4_0, Unsafe.SizeOf<BlockQ4_0>()) })
+        {
+            Assert.True(GgmlTypeInfo.TryGetBlock(t, out _, out int bytes));
+            Assert.Equal(bytes, size);
+        }
+        Assert.Equal(40, Unsafe.SizeOf<ActivationBlock>());
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void SimdKernelEqualsScalarReferenceOnEveryLength(GgmlType type)
+    {
+        GgmlTypeInfo.TryGetBlock(type, out int per, out _);
+        foreach (int blocks in new[] { 0, 1, 2, 3, 7, 24, 33, 88 })
+        {
+            int n = blocks * per;
+            float[] w = Random(n, 1 + blocks), x = Random(n, 100 + blocks);
+            if (n > 0) { w[0] = -3; w[n - 1] = 3; x[0] = -3; }   // extremes: a −128-free activation, full-range weights
+            byte[] row = Quantizer.Quantize(type, w);
+            ActivationBlock[] a = Activations(x);
+            float scalar = QuantDot.DotScalar(type, row, a), simd = QuantDot.Dot(type, row, a);
+            Assert.True(Math.Abs(scalar - simd) <= 2e-5 * Math.Max(1, Math.Sqrt(n)) * Math.Max(1, Math.Abs(scalar)), $"{type} × {blocks}: {simd} vs {scalar}");
+        }
+    }
+
+    [Fact]
+    public void Q8_0WeightsOfMinus128AreMultipliedExactly()
+    {
+        // Files may hold −128 (ggml's own quantizer never writes it); the sign trick must not flip it.
+        var w = new BlockQ8_0[2];
+        w[0].D = (Half)0.5f; w[1].D = (Half)0.25f;
+        for (int j = 0; j < 32; j++) { w[0].Qs[j] = -128; w[1].Qs[j] = (sbyte)(j * 8 - 128); }
+        float[] x = Random(64, 3);
+        ActivationBlock[] a = Activations(x);
+        byte[] row = MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
+        Assert.Equal(QuantDot.DotScalar(GgmlType.Q8_0, row, a), QuantDot.Dot(GgmlType.Q8_0, row, a), 1e-4f);
+    }
+
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void QuantizedProductIsCloseToTheFloatProduct(GgmlType type)
+    {
+        // The whole path — our quantizer, 8-bit activations, integer kernel — against the float dot product.
+        float[] w = Random(4096, 7), x = Random(4096, 8);
+        double exact = 0, norm = 0;
+        for (int i = 0; i < w.Length; i++) { exact += (double)w[i] * x[i]; norm += Math.Abs((double)w[i] * x[i]); }
+        float got = QuantDot.Dot(type, Quantizer.Quantize(type, w), Activations(x));
+        double tolerance = type is GgmlType.Q8_0 or GgmlType.Q6_K ? 0.01 : 0.04;
+        Assert.InRange(Math.Abs(got - exact) / norm, 0, tolerance);
+    }
+
+    [Fact]
+    public void HandBuiltQ5_0AndQ5_1BlocksDecodeByTheFormula()
+    {
+        var q50 = new BlockQ5_0 { D = (Half)0.5f, Qh = 0x8000_0001 };   // fifth bit on elements 0 and 31
+        var q51 = new BlockQ5_1 { D = (Half)0.25f, M = (Half)(-1f), Qh = 0x0001_0002 }; // on elements 1 and 16
+        for (int j = 0; j < 16; j++) { q50.Qs[j] = (byte)(j | ((15 - j) << 4)); q51.Qs[j] = q50.Qs[j]; }
+        var y = new float[32];
+        LegacyQuants.Dequantize([q50], y);
+        Assert.Equal(0.5f * (0 + 16 - 16), y[0]);        // nibble 0, fifth bit → 16, minus 16
+        Assert.Equal(0.5f * (3 - 16), y[3]);
+        Assert.Equal(0.5f * (15 - 16), y[16]);           // high nibble of byte 0
+        Assert.Equal(0.5f * (0 + 16 - 16), y[31]);       // high nibble of byte 15 is 0, fifth bit set
+        LegacyQuants.Dequantize([q51], y);
+        Assert.Equal(0.25f * (1 + 16) - 1, y[1]);
+        Assert.Equal(0.25f * (15 + 16) - 1, y[16]);
+        Assert.Equal(0.25f * 2 - 1, y[2]);
+    }
+
+    [Fact]
+    public void HandBuiltQ4_1BlockDecodesByTheFormula()
+    {
+        var b = new BlockQ4_1 { D = (Half)0.5f, M = (Half)2f };
+        b.Qs[0] = 0x3A;   // element 0 = 10, element 16 = 3
+        var y = new float[32];
+        LegacyQuants.Dequantize([b], y);
+        Assert.Equal(0.5f * 10 + 2, y[0]);
+        Assert.Equal(0.5f * 3 + 2, y[16]);
+        Assert.Equal(2f, y[1]);
+    }
+
+    [Fact]
+    public void HandBuiltQ5KBlockDecodesByTheFormula()
+    {
+        var blk = new byte[KQuants.Q5KBytes];
+        BitConverter.TryWriteBytes(blk.AsSpan(0), BitConverter.HalfToUInt16Bits((Half)0.5f));    // d
+        BitConverter.TryWriteBytes(blk.AsSpan(2), BitConverter.HalfToUInt16Bits((Half)0.25f));   // dmin
+        blk[4 + 1] = 3;       // scale of sub-block 1 = 3
+        blk[4 + 5] = 2;       // min of sub-block 1 = 2
+        blk[4 + 8 + 1] = 0x47;   // sub-block 5: scale low bits 7, min low bits 4
+        blk[16 + 4] = 0b0010_0010;   // qh[4]: fifth bit of element 4 in sub-blocks 1 and 5
+        blk[48 + 4] = 0x90;   // qs[4]: element 4 of sub-block 0 = 0, of sub-block 1 = 9
+        blk[48 + 64 + 4] = 0x60;   // qs[68]: element 4 of sub-block 5 (high nibbles of the third 32-byte group) = 6
+        var y = new float[256];
+        KQuants.DequantizeQ5K(blk, y);
+        Assert.Equal(0.5f * 3 * (9 + 16) - 0.25f * 2, y[32 + 4]);
+        Assert.Equal(0.5f * 7 * (6 + 16) - 0.25f * 4, y[160 + 4]);
+        Assert.Equal(0f, y[4]);
+    }
+
+    [Fact]
+    public void HalfToFloatIsExactForEveryHalf()
+    {
+        for (int h = 0; h < 65536; h++)
+        {
+            float want = (float)BitConverter.UInt16BitsToHalf((ushort)h), got = Fp16.ToFloat((ushort)h);
+            if (float.IsNaN(want)) Assert.True(float.IsNaN(got));
+            else Assert.Equal(BitConverter.SingleToUInt32Bits(want), BitConverter.SingleToUInt32Bits(got));
+        }
+    }
+
+    [Fact]
+    public void ActivationBlocksKeepTheirHalfSums()
+    {
+        float[] x = Random(96, 9);
+        ActivationBlock[] a = Activations(x);
+        foreach (ActivationBlock b in a)
+        {
+            int s0 = 0, s1 = 0;
+            for (int j = 0; j < 16; j++) { s0 += b.Qs[j]; s1 += b.Qs[j + 16]; }
+            Assert.Equal((s0, s1), (b.Sum0, b.Sum1));
+            for (int j = 0; j < 32; j++) Assert.NotEqual(-128, b.Qs[j]);
+        }
+    }
+}
