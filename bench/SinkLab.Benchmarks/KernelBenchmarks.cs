@@ -13,6 +13,7 @@ public class KernelBenchmarks
     private Half[] _f16 = [];
     private ushort[] _bf16 = [];
     private ActivationBlock[] _xq = [];
+    private ActivationSuperBlock[] _xk = [];
     private byte[] _row = [];
 
     /// <summary>Quantized type of the row for the Quantized / QuantizedScalar pair.</summary>
@@ -28,14 +29,14 @@ public class KernelBenchmarks
         _f16 = _w.Select(v => (Half)v).ToArray();
         _bf16 = _w.Select(Quantizer.FloatToBf16).ToArray();
         _row = Quantizer.Quantize(Type, _w);
-        _xq = new ActivationBlock[N / 32];
-        ActivationBlock.Quantize(_x, _xq);
+        _xq = QuantDot.Blocks(_x);
+        _xk = QuantDot.SuperBlocks(_x);
     }
 
     [Benchmark(Baseline = true)] public float F32() => DotKernels.DotF32(_w, _x);
     [Benchmark] public float F32Scalar() => DotKernels.DotF32Scalar(_w, _x);
     [Benchmark] public float F16() => DotKernels.DotF16(_f16, _x);
     [Benchmark] public float Bf16() => DotKernels.DotBf16(_bf16, _x);
-    [Benchmark] public float Quantized() => QuantDot.Dot(Type, _row, _xq);
-    [Benchmark] public float QuantizedScalar() => QuantDot.DotScalar(Type, _row, _xq);
+    [Benchmark] public float Quantized() => QuantDot.UsesSuperBlocks(Type) ? QuantDot.Dot(Type, _row, _xk) : QuantDot.Dot(Type, _row, _xq);
+    [Benchmark] public float QuantizedScalar() => QuantDot.DotScalar(Type, _row, _x);
 }

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
+using SinkLab.Gguf;
+using SinkLab.Kernels;
 using SinkLab.Inference;
 using SinkLab.Models;
 using Spectre.Console;
@@ -49,8 +51,17 @@ internal static class BenchCommand
 
         long weightBytes = SyntheticModel.WeightBytesPerToken(m);
         double? copyBytesPerSecond = bandwidth ? CopyBandwidth(threads) : null;
+        double? readBytesPerSecond = bandwidth ? ReadBandwidth(threads) : null;
         double? decodeBytesPerSecond = tg is { } tgv ? tgv.Mean * weightBytes : null;
         double? fraction = copyBytesPerSecond is double c && decodeBytesPerSecond is double d ? d / c : null;
+        double? readFraction = readBytesPerSecond is double rd && decodeBytesPerSecond is double d2 ? d2 / rd : null;
+        // Prefill arithmetic: 2 FLOPs per weight per token, plus causal attention (QKᵀ and AV: 2·dim·n(n+1) per layer).
+        double? promptGflops = pp is { } ppv
+            ? ppv.Mean / prompt * (2.0 * SyntheticModel.MatrixParametersPerToken(m) * prompt + 2.0 * m.Config.Dim * prompt * (prompt + 1.0) * m.Config.Layers) / 1e9
+            : null;
+        LayerWeights l0 = m.Weights.Layers[0];
+        double? f32Gflops = pp != null && bandwidth ? MatMulProbe.Gflops(GgmlType.F32, l0.FfnUp.Rows, l0.FfnUp.Cols, prompt, threads) : null;
+        double? typeGflops = pp != null && bandwidth && l0.FfnUp.Type != GgmlType.F32 ? MatMulProbe.Gflops(l0.FfnUp.Type, l0.FfnUp.Rows, l0.FfnUp.Cols, prompt, threads) : null;
         if (json)
         {
             Cli.WriteJson(new
@@ -68,6 +79,13 @@ internal static class BenchCommand
                 DecodeWeightBytesPerSecond = decodeBytesPerSecond,
                 CopyBytesPerSecond = copyBytesPerSecond,
                 BandwidthFraction = fraction,
+                ReadBytesPerSecond = readBytesPerSecond,
+                ReadBandwidthFraction = readFraction,
+                PromptGflops = promptGflops,
+                MatmulShape = pp != null && bandwidth ? $"{l0.FfnUp.Rows}x{l0.FfnUp.Cols}x{prompt}" : null,
+                MatmulF32Gflops = f32Gflops,
+                MatmulType = pp != null && bandwidth ? l0.FfnUp.Type.ToString() : null,
+                MatmulTypeGflops = typeGflops,
                 ProcessorCount = Environment.ProcessorCount,
                 Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
             });
@@ -78,7 +96,12 @@ internal static class BenchCommand
         if (tg is { } g) table.AddRow($"tg{gen}", threads.ToString(), $"{g.Mean:F0} ± {g.Std:F0}");
         AnsiConsole.Write(table);
         if (fraction is double f)
-            AnsiConsole.MarkupLine($"decode reads {decodeBytesPerSecond / 1e9:F2} GB/s of weights ({weightBytes / 1e6:F1} MB per token); Span.CopyTo on {threads} thread(s): {copyBytesPerSecond / 1e9:F2} GB/s; [bold]{f:P0}[/] of it");
+            AnsiConsole.MarkupLine($"decode reads {decodeBytesPerSecond / 1e9:F2} GB/s of weights ({weightBytes / 1e6:F1} MB per token); Span.CopyTo on {threads} thread(s): " +
+                                   $"{copyBytesPerSecond / 1e9:F2} GB/s, [bold]{f:P0}[/] of it; a read-only scan: {readBytesPerSecond / 1e9:F2} GB/s, [bold]{readFraction:P0}[/] of it");
+        if (promptGflops is double pg)
+            AnsiConsole.MarkupLine($"prefill: {pg:F1} GFLOP/s" + (f32Gflops is double fg
+                ? $"; float32 matmul {l0.FfnUp.Rows}×{l0.FfnUp.Cols}×{prompt}: {fg:F1} GFLOP/s" + (typeGflops is double tg2 ? $", {l0.FfnUp.Type}: {tg2:F1} GFLOP/s" : "")
+                : ""));
         return 0;
     }
 
@@ -100,6 +123,28 @@ internal static class BenchCommand
             best = Math.Max(best, (double)chunk * threads / Stopwatch.GetElapsedTime(t0).TotalSeconds);
         }
         return best;
+    }
+
+    /// <summary>Bytes per second of a read-only SIMD sum over a 512 MB buffer split over <paramref name="threads"/>
+    /// threads (best of five): the ceiling for a decode that reads each weight byte once, without the write traffic
+    /// a copy adds.</summary>
+    private static double ReadBandwidth(int threads)
+    {
+        const int count = 128 << 20;   // floats: 512 MB
+        float[] a = GC.AllocateUninitializedArray<float>(count);
+        a.AsSpan().Fill(1f);
+        int chunk = count / threads;
+        double best = 0, sink = 0;
+        for (int r = 0; r < 5; r++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            var sums = new float[threads];
+            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads },
+                i => sums[i] = System.Numerics.Tensors.TensorPrimitives.Sum(a.AsSpan(i * chunk, chunk)));
+            best = Math.Max(best, (double)chunk * threads * sizeof(float) / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            sink += sums.Sum();
+        }
+        return sink > 0 ? best : 0;
     }
 
     private static (double Mean, double Std) Measure(int reps, Action run, int tokens)

@@ -6,8 +6,8 @@ namespace SinkLab.Kernels;
 
 /// <summary>
 /// 32 activations quantized to signed bytes for the integer dot products of every quantized weight type
-/// (ggml's Q8_0 / Q8_1 roles in one): <c>x ≈ D · q</c>, with the sums of the two 16-element halves kept so that
-/// types with an offset (Q4_0's −8, Q4_1's min, K-quant mins, Q6_K's −32) subtract it once per block instead of per weight.
+/// (ggml's Q8_0 / Q8_1 roles in one): <c>x ≈ D · q</c>, with Σq kept so that types with a min (Q4_1, Q5_1, Q4_K,
+/// Q5_K) add it once per block instead of per weight.
 /// D is rounded to half precision as ggml's Q8_0 stores it, so Q8_0 and Q4_0 products equal llama.cpp's bit for bit.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
@@ -15,11 +15,8 @@ internal struct ActivationBlock
 {
     public const int Elements = 32;
     public float D;
-    public short Sum0;   // Σ q over elements 0-15
-    public short Sum1;   // Σ q over elements 16-31
+    public int Sum;      // Σ q
     public BlockQ8_0.Quants32 Qs;
-
-    public readonly int Sum => Sum0 + Sum1;
 
     /// <summary>ggml's <c>quantize_row_q8_0</c> rounding: d = max|x| / 127, q = round-half-away(x / d).</summary>
     public static void Quantize(ReadOnlySpan<float> x, Span<ActivationBlock> y)
@@ -32,15 +29,14 @@ internal struct ActivationBlock
             float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
             ref ActivationBlock blk = ref y[b];
             blk.D = (float)(Half)d;
-            int s0 = 0, s1 = 0;
+            int sum = 0;
             for (int j = 0; j < Elements; j++)
             {
                 int q = (int)MathF.Round(xs[j] * id, MidpointRounding.AwayFromZero);
                 blk.Qs[j] = (sbyte)q;
-                if (j < 16) s0 += q; else s1 += q;
+                sum += q;
             }
-            blk.Sum0 = (short)s0;
-            blk.Sum1 = (short)s1;
+            blk.Sum = sum;
         }
     }
 
@@ -52,4 +48,56 @@ internal struct ActivationBlock
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static unsafe sbyte* QsOf(ActivationBlock* b) => (sbyte*)b + 8;
+}
+
+/// <summary>
+/// 256 activations quantized to signed bytes with one scale (ggml's Q8_K role), for the K-quant kernels: with a
+/// single activation scale per super-block, each sub-block's integer dot is multiplied by its integer weight scale
+/// and summed in int32 across the super-block, and only one float conversion and multiply-add per 256 weights remain.
+/// <see cref="Sums"/> holds Σq of each 32-element sub-block for the mins of Q4_K and Q5_K.
+/// </summary>
+[StructLayout(LayoutKind.Sequential, Pack = 4)]
+internal struct ActivationSuperBlock
+{
+    public const int Elements = 256;
+    public float D;
+    public Sums8 Sums;
+    public Quants256 Qs;
+
+    [InlineArray(8)] public struct Sums8 { private int _e0; }
+    [InlineArray(256)] public struct Quants256 { private sbyte _e0; }
+
+    /// <summary>d = max|x| / 127, q = round-half-away(x / d), per 256.</summary>
+    public static void Quantize(ReadOnlySpan<float> x, Span<ActivationSuperBlock> y)
+    {
+        for (int b = 0; b < y.Length; b++)
+        {
+            ReadOnlySpan<float> xs = x.Slice(b * Elements, Elements);
+            float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs);
+            amax = MathF.Abs(amax);
+            float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+            ref ActivationSuperBlock blk = ref y[b];
+            blk.D = d;
+            for (int j = 0; j < 8; j++)
+            {
+                int sum = 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    int q = (int)MathF.Round(xs[32 * j + l] * id, MidpointRounding.AwayFromZero);
+                    blk.Qs[32 * j + l] = (sbyte)q;
+                    sum += q;
+                }
+                blk.Sums[j] = sum;
+            }
+        }
+    }
+
+    /// <summary>The activations these blocks stand for (D · q).</summary>
+    public static void Dequantize(ReadOnlySpan<ActivationSuperBlock> x, Span<double> dst)
+    {
+        for (int i = 0; i < dst.Length; i++) dst[i] = (double)x[i / Elements].D * x[i / Elements].Qs[i % Elements];
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static unsafe sbyte* QsOf(ActivationSuperBlock* b) => (sbyte*)b + 36;
 }

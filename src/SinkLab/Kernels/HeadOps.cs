@@ -12,6 +12,7 @@ namespace SinkLab.Kernels;
 internal static unsafe class HeadOps
 {
     /// <summary>scores[p] = scale · Σ_d q[d] · keysT[d·ctx + p], for p in [0, count).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scores(float* q, float* keysT, int ctx, int hd, int count, float scale, float* scores)
     {
         int w = Vector<float>.Count, p = 0;
@@ -32,6 +33,7 @@ internal static unsafe class HeadOps
     /// <summary>o[d] = Σ_p weights[p] · values[p·hd + d] (values stored by position), or o[d] += that sum when
     /// <paramref name="accumulate"/> (attention over several cache segments). Four positions at a time, each with its
     /// own accumulator, so the multiply-adds do not wait on one another.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void WeightedSum(float* weights, float* values, int hd, int count, float* o, bool accumulate = false)
     {
         int w = Vector<float>.Count;

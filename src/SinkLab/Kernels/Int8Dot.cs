@@ -31,6 +31,19 @@ internal static class Int8Dot
         return Vector256.Create(Half16(a.GetLower(), b.GetLower(), false), Half16(a.GetUpper(), b.GetUpper(), false));
     }
 
+    /// <summary><see cref="DotSigned(Vector256{sbyte}, Vector256{sbyte})"/> with |a| computed once by the caller
+    /// (<see cref="Abs"/>), for kernels that dot one weight block with several activation blocks.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> DotSigned(Vector256<sbyte> a, Vector256<byte> absA, Vector256<sbyte> b)
+    {
+        if (Avx2.IsSupported) return DotUnsigned(absA, Avx2.Sign(b, a));
+        return Vector256.Create(Half16(a.GetLower(), b.GetLower(), false), Half16(a.GetUpper(), b.GetUpper(), false));
+    }
+
+    /// <summary>|a| as unsigned bytes (the operand <see cref="DotSigned(Vector256{sbyte}, Vector256{byte}, Vector256{sbyte})"/> takes).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<byte> Abs(Vector256<sbyte> a) => Avx2.IsSupported ? Avx2.Abs(a) : Vector256.Abs(a).AsByte();
+
     /// <summary>Portable path: 16 products widened to int32, folded to four lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector128<int> Half16(Vector128<sbyte> a, Vector128<sbyte> b, bool aUnsigned)

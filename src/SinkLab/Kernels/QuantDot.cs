@@ -5,15 +5,16 @@ using SinkLab.Gguf;
 namespace SinkLab.Kernels;
 
 /// <summary>
-/// Row · activations for every quantized weight type, in integers: each 32-weight (sub-)block is dotted with one
-/// <see cref="ActivationBlock"/> by <see cref="Int8Dot"/>, converted to float once and scaled with a fused
-/// multiply-add into eight float lanes; constant offsets (Q4_0's −8, Q5_0's −16, Q6_K's −32, Q4_1/Q5_1/K-quant mins)
-/// are applied once per block through the activation block's precomputed sums. The lanes are summed once per row.
-/// <see cref="DotScalar"/> is the reference: weights and activations decoded to double, one product at a time.
+/// Row · activations for every quantized weight type, in integers. 32-element types (here): each block is dotted with
+/// one <see cref="ActivationBlock"/> by <see cref="Int8Dot"/>, converted to float once and scaled with a fused
+/// multiply-add into eight float lanes. Symmetric types (Q4_0, Q5_0) are made signed before the dot, as ggml does;
+/// types with a min (Q4_1, Q5_1) add it once per block through the activation block's Σq. K-quants are in
+/// <see cref="KQuantDot"/>, against <see cref="ActivationSuperBlock"/>s.
+/// <see cref="DotScalar"/> is the reference: weights and quantized activations decoded to double, one product at a time.
 /// </summary>
 internal static unsafe class QuantDot
 {
-    /// <summary>The kernel for a type: row pointer, activation blocks, number of 32-element blocks → dot product.</summary>
+    /// <summary>The kernel of a 32-element type: row pointer, activation blocks, number of blocks → dot product.</summary>
     public static delegate*<byte*, ActivationBlock*, int, float> For(GgmlType type) => type switch
     {
         GgmlType.Q8_0 => &Q8_0,
@@ -21,16 +22,25 @@ internal static unsafe class QuantDot
         GgmlType.Q4_1 => &Q4_1,
         GgmlType.Q5_0 => &Q5_0,
         GgmlType.Q5_1 => &Q5_1,
-        GgmlType.Q4_K => &Q4_K,
-        GgmlType.Q5_K => &Q5_K,
-        GgmlType.Q6_K => &Q6_K,
+        _ => null,
+    };
+
+    /// <summary>The kernel of a K-quant: row pointer, activation super-blocks, number of super-blocks → dot product.</summary>
+    public static delegate*<byte*, ActivationSuperBlock*, int, float> ForSuperBlocks(GgmlType type) => type switch
+    {
+        GgmlType.Q4_K => &KQuantDot.Q4_K,
+        GgmlType.Q5_K => &KQuantDot.Q5_K,
+        GgmlType.Q6_K => &KQuantDot.Q6_K,
         _ => null,
     };
 
     /// <summary>Types with an integer kernel.</summary>
-    public static bool Supports(GgmlType type) => For(type) != null;
+    public static bool Supports(GgmlType type) => For(type) != null || ForSuperBlocks(type) != null;
 
-    /// <summary>Runs the kernel of <paramref name="type"/> on one encoded row.</summary>
+    /// <summary>K-quants take their activations in 256-element super-blocks, the others in 32-element blocks.</summary>
+    public static bool UsesSuperBlocks(GgmlType type) => ForSuperBlocks(type) != null;
+
+    /// <summary>Runs the kernel of a 32-element type on one encoded row.</summary>
     public static float Dot(GgmlType type, ReadOnlySpan<byte> row, ReadOnlySpan<ActivationBlock> x)
     {
         fixed (byte* w = row)
@@ -38,18 +48,46 @@ internal static unsafe class QuantDot
             return For(type)(w, a, x.Length);
     }
 
-    /// <summary>Reference: the row decoded by <see cref="Quantizer.Dequantize"/>, the activations by
-    /// <see cref="ActivationBlock.Dequantize"/>, multiplied and summed in double.</summary>
-    public static float DotScalar(GgmlType type, ReadOnlySpan<byte> row, ReadOnlySpan<ActivationBlock> x)
+    /// <summary>Runs the kernel of a K-quant on one encoded row.</summary>
+    public static float Dot(GgmlType type, ReadOnlySpan<byte> row, ReadOnlySpan<ActivationSuperBlock> x)
     {
-        int n = x.Length * ActivationBlock.Elements;
-        var w = new float[n];
-        var a = new double[n];
+        fixed (byte* w = row)
+        fixed (ActivationSuperBlock* a = x)
+            return ForSuperBlocks(type)(w, a, x.Length);
+    }
+
+    /// <summary>Row · x with x quantized as the type's kernel takes it.</summary>
+    public static float Dot(GgmlType type, ReadOnlySpan<byte> row, ReadOnlySpan<float> x) =>
+        UsesSuperBlocks(type) ? Dot(type, row, SuperBlocks(x)) : Dot(type, row, Blocks(x));
+
+    /// <summary>Reference of <see cref="Dot(GgmlType, ReadOnlySpan{byte}, ReadOnlySpan{float})"/>: the row decoded by
+    /// <see cref="Quantizer.Dequantize"/>, the quantized activations decoded, multiplied and summed in double.</summary>
+    public static float DotScalar(GgmlType type, ReadOnlySpan<byte> row, ReadOnlySpan<float> x)
+    {
+        var w = new float[x.Length];
+        var a = new double[x.Length];
         Quantizer.Dequantize(type, row, w);
-        ActivationBlock.Dequantize(x, a);
+        if (UsesSuperBlocks(type)) ActivationSuperBlock.Dequantize(SuperBlocks(x), a);
+        else ActivationBlock.Dequantize(Blocks(x), a);
         double sum = 0;
-        for (int i = 0; i < n; i++) sum += w[i] * a[i];
+        for (int i = 0; i < x.Length; i++) sum += w[i] * a[i];
         return (float)sum;
+    }
+
+    /// <summary>x quantized to 32-element activation blocks.</summary>
+    public static ActivationBlock[] Blocks(ReadOnlySpan<float> x)
+    {
+        var a = new ActivationBlock[x.Length / ActivationBlock.Elements];
+        ActivationBlock.Quantize(x, a);
+        return a;
+    }
+
+    /// <summary>x quantized to 256-element activation super-blocks.</summary>
+    public static ActivationSuperBlock[] SuperBlocks(ReadOnlySpan<float> x)
+    {
+        var a = new ActivationSuperBlock[x.Length / ActivationSuperBlock.Elements];
+        ActivationSuperBlock.Quantize(x, a);
+        return a;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -59,162 +97,108 @@ internal static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Qs(ActivationBlock* x) => Vector256.Load(ActivationBlock.QsOf(x));
 
+    // Each kernel keeps two accumulators (and two offset sums) fed by alternate blocks: a single fused multiply-add
+    // chain waits the FMA's 4-cycle latency per block, which made the Q8_0 dot latency-bound at ~1.25 ns per block.
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q8_0(byte* row, ActivationBlock* x, int blocks)
     {
         var w = (BlockQ8_0*)row;
-        Vector256<float> acc = default;
-        for (int b = 0; b < blocks; b++, w++, x++)
-            acc = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)w + 2), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc);
-        return Vector256.Sum(acc);
+        Vector256<float> acc0 = default, acc1 = default;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
+        {
+            acc0 = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)w + 2), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)(w + 1) + 2), Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
+        }
+        if (b < blocks) acc0 = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)w + 2), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+        return Vector256.Sum(acc0 + acc1);
     }
 
+    /// <summary>Q4_0 as ggml does it: nibbles − 8 as signed bytes (no offset term to carry).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4_0(byte* row, ActivationBlock* x, int blocks)
     {
         var w = (BlockQ4_0*)row;
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int b = 0; b < blocks; b++, w++, x++)
+        Vector256<float> acc0 = default, acc1 = default;
+        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
         {
-            float s = Fp16.ToFloat(w->D) * x->D;
-            acc = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w->Qs[0]), Qs(x)), s, acc);
-            offset += s * x->Sum;
+            acc0 = Fma(Int8Dot.DotSigned(Int8Dot.UnpackNibbles(ref w->Qs[0]).AsSByte() - eight, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotSigned(Int8Dot.UnpackNibbles(ref w[1].Qs[0]).AsSByte() - eight, Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
         }
-        return Vector256.Sum(acc) - 8 * offset;
+        if (b < blocks) acc0 = Fma(Int8Dot.DotSigned(Int8Dot.UnpackNibbles(ref w->Qs[0]).AsSByte() - eight, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+        return Vector256.Sum(acc0 + acc1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q4_1(byte* row, ActivationBlock* x, int blocks)
     {
         var w = (BlockQ4_1*)row;
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int b = 0; b < blocks; b++, w++, x++)
+        Vector256<float> acc0 = default, acc1 = default;
+        float offset0 = 0, offset1 = 0;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
         {
-            acc = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w->Qs[0]), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc);
-            offset += Fp16.ToFloat(w->M) * x->D * x->Sum;
+            acc0 = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w->Qs[0]), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w[1].Qs[0]), Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
+            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
+            offset1 += Fp16.ToFloat(w[1].M) * x[1].D * x[1].Sum;
         }
-        return Vector256.Sum(acc) + offset;
+        if (b < blocks)
+        {
+            acc0 = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w->Qs[0]), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
+        }
+        return Vector256.Sum(acc0 + acc1) + offset0 + offset1;
     }
 
+    /// <summary>Q5_0 as signed bytes (5-bit value − 16), so no offset term is carried.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5_0(byte* row, ActivationBlock* x, int blocks)
     {
         var w = (BlockQ5_0*)row;
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int b = 0; b < blocks; b++, w++, x++)
+        Vector256<float> acc0 = default, acc1 = default;
+        Vector256<sbyte> sixteen = Vector256.Create((sbyte)16);
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
         {
-            float s = Fp16.ToFloat(w->D) * x->D;
-            Vector256<byte> q = Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh);
-            acc = Fma(Int8Dot.DotUnsigned(q, Qs(x)), s, acc);
-            offset += s * x->Sum;
+            Vector256<sbyte> q0 = (Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh)).AsSByte() - sixteen;
+            Vector256<sbyte> q1 = (Int8Dot.UnpackNibbles(ref w[1].Qs[0]) | Int8Dot.FifthBits(w[1].Qh)).AsSByte() - sixteen;
+            acc0 = Fma(Int8Dot.DotSigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotSigned(q1, Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
         }
-        return Vector256.Sum(acc) - 16 * offset;
+        if (b < blocks)
+        {
+            Vector256<sbyte> q0 = (Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh)).AsSByte() - sixteen;
+            acc0 = Fma(Int8Dot.DotSigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+        }
+        return Vector256.Sum(acc0 + acc1);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Q5_1(byte* row, ActivationBlock* x, int blocks)
     {
         var w = (BlockQ5_1*)row;
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int b = 0; b < blocks; b++, w++, x++)
+        Vector256<float> acc0 = default, acc1 = default;
+        float offset0 = 0, offset1 = 0;
+        int b = 0;
+        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
         {
-            Vector256<byte> q = Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh);
-            acc = Fma(Int8Dot.DotUnsigned(q, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc);
-            offset += Fp16.ToFloat(w->M) * x->D * x->Sum;
+            Vector256<byte> q0 = Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh);
+            Vector256<byte> q1 = Int8Dot.UnpackNibbles(ref w[1].Qs[0]) | Int8Dot.FifthBits(w[1].Qh);
+            acc0 = Fma(Int8Dot.DotUnsigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotUnsigned(q1, Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
+            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
+            offset1 += Fp16.ToFloat(w[1].M) * x[1].D * x[1].Sum;
         }
-        return Vector256.Sum(acc) + offset;
-    }
-
-    /// <summary>ggml's <c>get_scale_min_k4</c> for all eight sub-blocks at once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScalesMins(byte* q, int* sc, int* m)
-    {
-        for (int j = 0; j < 4; j++)
+        if (b < blocks)
         {
-            sc[j] = q[j] & 63;
-            m[j] = q[j + 4] & 63;
-            sc[j + 4] = (q[j + 8] & 0xF) | ((q[j] >> 6) << 4);
-            m[j + 4] = (q[j + 8] >> 4) | ((q[j + 4] >> 6) << 4);
+            Vector256<byte> q0 = Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh);
+            acc0 = Fma(Int8Dot.DotUnsigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
         }
-    }
-
-    private static float Q4_K(byte* row, ActivationBlock* x, int blocks)
-    {
-        var w = (BlockQ4_K*)row;
-        int* sc = stackalloc int[8], m = stackalloc int[8];
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int sb = 0; sb < blocks / 8; sb++, w++)
-        {
-            float d = Fp16.ToFloat(w->D), dmin = Fp16.ToFloat(w->DMin);
-            ScalesMins((byte*)&w->Scales, sc, m);
-            byte* qs = (byte*)&w->Qs;
-            for (int j = 0; j < 8; j += 2, qs += 32, x += 2)
-            {
-                Vector256<byte> q = Vector256.Load(qs);
-                acc = Fma(Int8Dot.DotUnsigned(q & Vector256.Create((byte)0x0F), Qs(x)), d * sc[j] * x->D, acc);
-                acc = Fma(Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(q, 4), Qs(x + 1)), d * sc[j + 1] * x[1].D, acc);
-                offset += dmin * (m[j] * x->D * x->Sum + m[j + 1] * x[1].D * x[1].Sum);
-            }
-        }
-        return Vector256.Sum(acc) - offset;
-    }
-
-    private static float Q5_K(byte* row, ActivationBlock* x, int blocks)
-    {
-        var w = (BlockQ5_K*)row;
-        int* sc = stackalloc int[8], m = stackalloc int[8];
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int sb = 0; sb < blocks / 8; sb++, w++)
-        {
-            float d = Fp16.ToFloat(w->D), dmin = Fp16.ToFloat(w->DMin);
-            ScalesMins((byte*)&w->Scales, sc, m);
-            byte* qs = (byte*)&w->Qs;
-            Vector256<byte> qh = Vector256.Load((byte*)&w->Qh), bit = Vector256.Create((byte)0x10);
-            for (int j = 0; j < 8; j += 2, qs += 32, x += 2)
-            {
-                Vector256<byte> q = Vector256.Load(qs);
-                Vector256<byte> lo = (q & Vector256.Create((byte)0x0F)) | (Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, j), 4) & bit);
-                Vector256<byte> hi = Vector256.ShiftRightLogical(q, 4) | (Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, j + 1), 4) & bit);
-                acc = Fma(Int8Dot.DotUnsigned(lo, Qs(x)), d * sc[j] * x->D, acc);
-                acc = Fma(Int8Dot.DotUnsigned(hi, Qs(x + 1)), d * sc[j + 1] * x[1].D, acc);
-                offset += dmin * (m[j] * x->D * x->Sum + m[j + 1] * x[1].D * x[1].Sum);
-            }
-        }
-        return Vector256.Sum(acc) - offset;
-    }
-
-    private static float Q6_K(byte* row, ActivationBlock* x, int blocks)
-    {
-        var w = (BlockQ6_K*)row;
-        Vector256<float> acc = default;
-        float offset = 0;
-        for (int sb = 0; sb < blocks / 8; sb++, w++)
-        {
-            float d = Fp16.ToFloat(w->D);
-            sbyte* scales = (sbyte*)&w->Scales;
-            for (int half = 0; half < 2; half++)
-            {
-                byte* ql = (byte*)&w->Ql + 64 * half;
-                Vector256<byte> qh = Vector256.Load((byte*)&w->Qh + 32 * half);
-                Vector256<byte> ql0 = Vector256.Load(ql), ql1 = Vector256.Load(ql + 32);
-                for (int c = 0; c < 4; c++, x++)
-                {
-                    Vector256<byte> low = c switch
-                    {
-                        0 => ql0 & Vector256.Create((byte)0x0F),
-                        1 => ql1 & Vector256.Create((byte)0x0F),
-                        2 => Vector256.ShiftRightLogical(ql0, 4),
-                        _ => Vector256.ShiftRightLogical(ql1, 4),
-                    };
-                    Vector256<byte> q = low | Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, 2 * c) & Vector256.Create((byte)3), 4);
-                    float s = d * x->D, s0 = s * scales[8 * half + 2 * c], s1 = s * scales[8 * half + 2 * c + 1];
-                    Vector256<float> scale = Vector256.Create(Vector128.Create(s0), Vector128.Create(s1));
-                    acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Int8Dot.DotUnsigned(q, Qs(x))), scale, acc);
-                    offset += s0 * x->Sum0 + s1 * x->Sum1;
-                }
-            }
-        }
-        return Vector256.Sum(acc) - 32 * offset;
+        return Vector256.Sum(acc0 + acc1) + offset0 + offset1;
     }
 }

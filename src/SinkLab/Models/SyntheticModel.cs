@@ -133,6 +133,17 @@ public static class SyntheticModel
     /// <summary>A per-tensor seed that is the same in every process (no randomised hashing).</summary>
     private static int HashCombine(int seed, int id) => (int)(((uint)seed * 2654435761u) ^ ((uint)id * 2246822519u) ^ 0x5bd1e995u) & 0x7FFFFFFF;
 
+    /// <summary>Weights a token is multiplied with: every block matrix and the output matrix.</summary>
+    public static long MatrixParametersPerToken(Model model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        static long N(WeightMatrix m) => (long)m.Rows * m.Cols;
+        long total = N(model.Weights.Output);
+        foreach (LayerWeights l in model.Weights.Layers)
+            total += N(l.Wq) + N(l.Wk) + N(l.Wv) + N(l.Wo) + N(l.FfnGate) + N(l.FfnUp) + N(l.FfnDown);
+        return total;
+    }
+
     /// <summary>Bytes of weights a decode step reads: every block matrix and the output matrix (the embedding lookup
     /// reads one row).</summary>
     public static long WeightBytesPerToken(Model model)

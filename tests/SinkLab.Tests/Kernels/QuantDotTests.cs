@@ -41,6 +41,7 @@ public class QuantDotTests
             Assert.Equal(bytes, size);
         }
         Assert.Equal(40, Unsafe.SizeOf<ActivationBlock>());
+        Assert.Equal(292, Unsafe.SizeOf<ActivationSuperBlock>());   // ggml's Q8_K is 292 bytes too
     }
 
     [Theory]
@@ -54,10 +55,56 @@ public class QuantDotTests
             float[] w = Random(n, 1 + blocks), x = Random(n, 100 + blocks);
             if (n > 0) { w[0] = -3; w[n - 1] = 3; x[0] = -3; }   // extremes: a −128-free activation, full-range weights
             byte[] row = Quantizer.Quantize(type, w);
-            ActivationBlock[] a = Activations(x);
-            float scalar = QuantDot.DotScalar(type, row, a), simd = QuantDot.Dot(type, row, a);
+            float scalar = QuantDot.DotScalar(type, row, x), simd = QuantDot.Dot(type, row, x);
             Assert.True(Math.Abs(scalar - simd) <= 2e-5 * Math.Max(1, Math.Sqrt(n)) * Math.Max(1, Math.Abs(scalar)), $"{type} × {blocks}: {simd} vs {scalar}");
         }
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q8_0)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q6_K)]
+    public unsafe void TileKernelEqualsFourSingleTokenProducts(GgmlType type)
+    {
+        const int n = 768;
+        byte[] row = Quantizer.Quantize(type, Random(n, 31));
+        float[][] xs = Enumerable.Range(0, 4).Select(k => Random(n, 40 + k)).ToArray();
+        var got = new float[4];
+        fixed (byte* w = row)
+        fixed (float* o = got)
+        {
+            if (QuantDot.UsesSuperBlocks(type))
+            {
+                ActivationSuperBlock[] x = xs.SelectMany(v => QuantDot.SuperBlocks(v)).ToArray();
+                fixed (ActivationSuperBlock* px = x) QuantTile.ForSuperBlocks(type)(w, px, n / 256, n / 256, o);
+            }
+            else
+            {
+                ActivationBlock[] x = xs.SelectMany(v => QuantDot.Blocks(v)).ToArray();
+                fixed (ActivationBlock* px = x) QuantTile.For(type)(w, px, n / 32, n / 32, o);
+            }
+        }
+        for (int k = 0; k < 4; k++)
+        {
+            float one = QuantDot.Dot(type, row, xs[k]);
+            Assert.Equal(one, got[k], 1e-5f * Math.Max(1, Math.Abs(one)));
+        }
+    }
+
+    [Fact]
+    public void Q6KNegativeAndExtremeScalesMatchScalar()
+    {
+        // ggml's own Q6_K quantizer writes negative scales; ours never does, so flip some by hand (and use −128).
+        float[] w = Random(768, 21), x = Random(768, 22);
+        byte[] row = Quantizer.Quantize(GgmlType.Q6_K, w);
+        for (int sb = 0; sb < 3; sb++)
+        {
+            row[sb * KQuants.Q6KBytes + 192 + 3] = unchecked((byte)(sbyte)-(sbyte)row[sb * KQuants.Q6KBytes + 192 + 3]);
+            row[sb * KQuants.Q6KBytes + 192 + 12] = 0x80;   // −128
+        }
+        float scalar = QuantDot.DotScalar(GgmlType.Q6_K, row, x);
+        Assert.Equal(scalar, QuantDot.Dot(GgmlType.Q6_K, row, x), 2e-5f * Math.Max(1, Math.Abs(scalar)) * 28);
     }
 
     [Fact]
@@ -70,7 +117,7 @@ public class QuantDotTests
         float[] x = Random(64, 3);
         ActivationBlock[] a = Activations(x);
         byte[] row = MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
-        Assert.Equal(QuantDot.DotScalar(GgmlType.Q8_0, row, a), QuantDot.Dot(GgmlType.Q8_0, row, a), 1e-4f);
+        Assert.Equal(QuantDot.DotScalar(GgmlType.Q8_0, row, x), QuantDot.Dot(GgmlType.Q8_0, row, a), 1e-4f);
     }
 
     [Theory]
@@ -81,7 +128,7 @@ public class QuantDotTests
         float[] w = Random(4096, 7), x = Random(4096, 8);
         double exact = 0, norm = 0;
         for (int i = 0; i < w.Length; i++) { exact += (double)w[i] * x[i]; norm += Math.Abs((double)w[i] * x[i]); }
-        float got = QuantDot.Dot(type, Quantizer.Quantize(type, w), Activations(x));
+        float got = QuantDot.Dot(type, Quantizer.Quantize(type, w), x);
         double tolerance = type is GgmlType.Q8_0 or GgmlType.Q6_K ? 0.01 : 0.04;
         Assert.InRange(Math.Abs(got - exact) / norm, 0, tolerance);
     }
@@ -147,15 +194,15 @@ public class QuantDotTests
     }
 
     [Fact]
-    public void ActivationBlocksKeepTheirHalfSums()
+    public void ActivationBlocksKeepTheirSums()
     {
         float[] x = Random(96, 9);
         ActivationBlock[] a = Activations(x);
         foreach (ActivationBlock b in a)
         {
-            int s0 = 0, s1 = 0;
-            for (int j = 0; j < 16; j++) { s0 += b.Qs[j]; s1 += b.Qs[j + 16]; }
-            Assert.Equal((s0, s1), (b.Sum0, b.Sum1));
+            int sum = 0;
+            for (int j = 0; j < 32; j++) sum += b.Qs[j];
+            Assert.Equal(sum, b.Sum);
             for (int j = 0; j < 32; j++) Assert.NotEqual(-128, b.Qs[j]);
         }
     }
