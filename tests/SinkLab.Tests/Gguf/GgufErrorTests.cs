@@ -142,3 +142,58 @@ public class GgufErrorTests
         Assert.Contains("llamb", e.Message);
     }
 }
+
+/// <summary>The quantized types' own failure modes: row lengths that are not whole blocks, quantized vectors where a
+/// float vector is required.</summary>
+public class QuantizedFileErrorTests
+{
+    /// <summary>A 256-wide fixture quantized to <paramref name="type"/> (every matrix).</summary>
+    private static byte[] Fixture(GgmlType type) =>
+        new FixtureModel { Dim = 256, Hidden = 512, Layers = 1, Heads = 8, KvHeads = 2, Vocab = 300, Context = 32, MatrixType = type }.Bytes();
+
+    /// <summary>Offset of a tensor's first dimension in the header (after its name and n_dims).</summary>
+    private static int FirstDim(byte[] b, string tensor)
+    {
+        byte[] name = Encoding.UTF8.GetBytes(tensor);
+        int i = b.AsSpan().IndexOf(name);
+        Assert.True(i > 0, tensor);
+        return i + name.Length + 4;
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, 128)]
+    [InlineData(GgmlType.Q5_K, 200)]
+    [InlineData(GgmlType.Q6_K, 32)]
+    [InlineData(GgmlType.Q4_1, 100)]
+    [InlineData(GgmlType.Q5_0, 48)]
+    [InlineData(GgmlType.Q5_1, 1)]
+    public void RowNotWholeBlocksNamesTensorTypeAndBlock(GgmlType type, int cols)
+    {
+        byte[] b = Fixture(type);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(FirstDim(b, "blk.0.attn_q.weight")), (ulong)cols);
+        var e = Assert.Throws<GgufFormatException>(() => { using GgufFile f = GgufFile.Parse(b, "bad.gguf"); });
+        Assert.Contains("blk.0.attn_q.weight", e.Subject);
+        GgmlTypeInfo.TryGetBlock(type, out int block, out _);
+        Assert.Contains($"{type} block size {block}", e.Expected);
+        Assert.Equal(cols.ToString(), e.Actual);
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, true)]
+    [InlineData(GgmlType.Q5_1, true)]
+    [InlineData(GgmlType.Q2_K, false)]
+    [InlineData(GgmlType.IQ4_XS, false)]
+    public void NormInAnotherTypeIsDecodedOrRefusedByName(GgmlType type, bool readable)
+    {
+        // A norm vector stored with a quantized type id: types SinkLab decodes are read as floats, the others are
+        // refused naming the tensor and the type.
+        byte[] b = Fixture(GgmlType.F32);
+        int at = FirstDim(b, "blk.0.attn_norm.weight") + 8;   // n_dims = 1: the type follows the single dimension
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at), (uint)type);
+        Exception? e = Record.Exception(() => { using GgufFile f = GgufFile.Parse(b, "bad.gguf"); using Model m = Model.FromGguf(f); });
+        if (readable) { Assert.Null(e); return; }
+        var unsupported = Assert.IsType<ModelNotSupportedException>(e);
+        Assert.Contains("blk.0.attn_norm.weight", unsupported.Message);
+        Assert.Equal(type.ToString(), unsupported.What);
+    }
+}
