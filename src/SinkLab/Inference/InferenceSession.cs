@@ -191,9 +191,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 _sinks = lw.AttnSinks;
                 Fire(HookPoint.ResidPre, l, _x, n, dim);
                 for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.AttnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
-                _matmul.Run(lw.Wq, xb, dim, n, q, qDim);
-                _matmul.Run(lw.Wk, xb, dim, n, k, kvDim);
-                _matmul.Run(lw.Wv, xb, dim, n, v, kvDim);
+                _matmul.Run(xb, dim, n, lw.Wq, q, qDim, lw.Wk, k, kvDim, lw.Wv, v, kvDim);
                 if (lw.BiasQ != null) AddBias(_q, lw.BiasQ, n);
                 if (lw.BiasK != null) AddBias(_k, lw.BiasK, n);
                 if (lw.BiasV != null) AddBias(_v, lw.BiasV, n);
@@ -223,8 +221,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 Fire(HookPoint.ResidMid, l, _x, n, dim);
 
                 for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.FfnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
-                _matmul.Run(lw.FfnGate, xb, dim, n, hb, hidden);
-                _matmul.Run(lw.FfnUp, xb, dim, n, hb2, hidden);
+                _matmul.Run(xb, dim, n, lw.FfnGate, hb, hidden, lw.FfnUp, hb2, hidden);
                 for (int t = 0; t < n; t++)
                     Ops.SwiGlu(_hb.AsSpan(t * hidden, hidden), _hb2.AsSpan(t * hidden, hidden), _tmp);
                 Fire(HookPoint.MlpPost, l, _hb, n, hidden);

@@ -19,12 +19,18 @@ internal sealed unsafe class MatMul : ParallelJob
     /// (16 × 3 super-blocks of a 768-wide row is 14 KB: L1-resident).</summary>
     private const int TokenChunk = 16;
 
+    /// <summary>Most products one call can run over the same input (Q, K and V).</summary>
+    public const int MaxGroup = 3;
+
     private readonly WorkerPool _pool;
     private readonly ActivationBlock[] _qx;   // pinned: activations quantized per 32, [token][block]
     private readonly ActivationSuperBlock[] _qk;   // pinned: activations quantized per 256 for K-quants, [token][super-block]
-    private WeightMatrix _w = null!;
-    private float* _x, _y;
-    private int _n, _xStride, _yStride, _rowsPerPart;
+    private readonly WeightMatrix[] _w = new WeightMatrix[MaxGroup];
+    private readonly nint[] _y = new nint[MaxGroup];
+    private readonly int[] _yStride = new int[MaxGroup], _rowsPerPart = new int[MaxGroup], _firstPart = new int[MaxGroup + 1];
+    private int _count;
+    private float* _x;
+    private int _n, _xStride;
 
     public MatMul(WorkerPool pool, int maxTokens, int maxCols)
     {
@@ -36,81 +42,116 @@ internal sealed unsafe class MatMul : ParallelJob
     /// <summary>Runs the product; x is n × xStride (first W.Cols used), y is n × yStride (first W.Rows written).</summary>
     public void Run(WeightMatrix w, float* x, int xStride, int n, float* y, int yStride)
     {
-        _w = w; _x = x; _xStride = xStride; _n = n; _y = y; _yStride = yStride;
-        if (QuantDot.UsesSuperBlocks(w.Type))
+        _count = 0;
+        Add(w, y, yStride);
+        Run(x, xStride, n);
+    }
+
+    /// <summary>Runs two or three products of the same input as one parallel job (Q/K/V, gate/up): the activations
+    /// are quantized once and the threads meet once, instead of once per product.</summary>
+    public void Run(float* x, int xStride, int n, WeightMatrix a, float* ya, int yaStride, WeightMatrix b, float* yb, int ybStride,
+        WeightMatrix? c = null, float* yc = null, int ycStride = 0)
+    {
+        _count = 0;
+        Add(a, ya, yaStride);
+        Add(b, yb, ybStride);
+        if (c != null) Add(c, yc, ycStride);
+        Run(x, xStride, n);
+    }
+
+    private void Add(WeightMatrix w, float* y, int yStride)
+    {
+        if (_count > 0 && w.Cols != _w[0].Cols) throw new ArgumentException($"{w.Name} has {w.Cols} columns, {_w[0].Name} {_w[0].Cols}: not the same input");
+        _w[_count] = w;
+        _y[_count] = (nint)y;
+        _yStride[_count] = yStride;
+        _count++;
+    }
+
+    private void Run(float* x, int xStride, int n)
+    {
+        _x = x; _xStride = xStride; _n = n;
+        int cols = _w[0].Cols;
+        bool blocks = false, superBlocks = false;
+        long work = 0;
+        for (int i = 0; i < _count; i++)
         {
-            int blocks = w.Cols / 256;
-            for (int t = 0; t < n; t++)
-                ActivationSuperBlock.Quantize(new ReadOnlySpan<float>(x + (long)t * xStride, w.Cols), _qk.AsSpan(t * blocks, blocks));
+            superBlocks |= QuantDot.UsesSuperBlocks(_w[i].Type);
+            blocks |= QuantDot.Supports(_w[i].Type) && !QuantDot.UsesSuperBlocks(_w[i].Type);
+            work += (long)_w[i].Rows * cols * n;
         }
-        else if (QuantDot.Supports(w.Type))
+        for (int t = 0; t < n; t++)
         {
-            int blocks = w.Cols / 32;
-            for (int t = 0; t < n; t++)
-                ActivationBlock.Quantize(new ReadOnlySpan<float>(x + (long)t * xStride, w.Cols), _qx.AsSpan(t * blocks, blocks));
+            var xt = new ReadOnlySpan<float>(x + (long)t * xStride, cols);
+            if (superBlocks) ActivationSuperBlock.Quantize(xt, _qk.AsSpan(t * (cols / 256), cols / 256));
+            if (blocks) ActivationBlock.Quantize(xt, _qx.AsSpan(t * (cols / 32), cols / 32));
         }
-        long work = (long)w.Rows * w.Cols * n;
-        if (_pool.Threads == 1 || work < ParallelThreshold)
+        bool parallel = _pool.Threads > 1 && work >= ParallelThreshold;
+        _firstPart[0] = 0;
+        for (int i = 0; i < _count; i++)
         {
-            _rowsPerPart = w.Rows;
-            Execute(0);
-            return;
+            int rows = _w[i].Rows, parts = parallel ? Math.Min(rows, _pool.Threads * 8) : 1;
+            _rowsPerPart[i] = (rows + parts - 1) / parts;
+            _firstPart[i + 1] = _firstPart[i] + (rows + _rowsPerPart[i] - 1) / _rowsPerPart[i];
         }
-        int parts = Math.Min(w.Rows, _pool.Threads * 8);
-        _rowsPerPart = (w.Rows + parts - 1) / parts;
-        _pool.Run(this, (w.Rows + _rowsPerPart - 1) / _rowsPerPart);
+        if (parallel) _pool.Run(this, _firstPart[_count]);
+        else for (int p = 0; p < _firstPart[_count]; p++) Execute(p);
     }
 
     public override void Execute(int part)
     {
-        WeightMatrix w = _w;
-        int r0 = part * _rowsPerPart, r1 = Math.Min(w.Rows, r0 + _rowsPerPart);
+        int i = 0;
+        while (part >= _firstPart[i + 1]) i++;
+        WeightMatrix w = _w[i];
+        int r0 = (part - _firstPart[i]) * _rowsPerPart[i], r1 = Math.Min(w.Rows, r0 + _rowsPerPart[i]);
+        float* y = (float*)_y[i];
+        int yStride = _yStride[i];
         switch (w.Type)
         {
-            case GgmlType.F32: RowsF32(w, r0, r1); break;
-            case GgmlType.F16: RowsF16(w, r0, r1); break;
-            case GgmlType.BF16: RowsBf16(w, r0, r1); break;
+            case GgmlType.F32: RowsF32(w, r0, r1, y, yStride); break;
+            case GgmlType.F16: RowsF16(w, r0, r1, y, yStride); break;
+            case GgmlType.BF16: RowsBf16(w, r0, r1, y, yStride); break;
             case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
                 fixed (ActivationSuperBlock* qk = _qk)
-                    RowsQuantized(w, r0, r1, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
+                    RowsQuantized(w, r0, r1, y, yStride, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
                 break;
             default:
                 fixed (ActivationBlock* qx = _qx)
-                    RowsQuantized(w, r0, r1, qx, w.Cols / 32, QuantDot.For(w.Type), QuantTile.For(w.Type));
+                    RowsQuantized(w, r0, r1, y, yStride, qx, w.Cols / 32, QuantDot.For(w.Type), QuantTile.For(w.Type));
                 break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RowsF32(WeightMatrix w, int r0, int r1)
+    private void RowsF32(WeightMatrix w, int r0, int r1, float* y, int yStride)
     {
         for (int r = r0; r < r1; r++)
         {
             float* row = (float*)(w.Data + (long)r * w.RowBytes);
             for (int t = 0; t < _n; t += 4)
-                F32Tile.Dot4(row, _x + (long)t * _xStride, _xStride, w.Cols, Math.Min(4, _n - t), _y + (long)t * _yStride + r, _yStride);
+                F32Tile.Dot4(row, _x + (long)t * _xStride, _xStride, w.Cols, Math.Min(4, _n - t), y + (long)t * yStride + r, yStride);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RowsF16(WeightMatrix w, int r0, int r1)
+    private void RowsF16(WeightMatrix w, int r0, int r1, float* y, int yStride)
     {
         for (int r = r0; r < r1; r++)
         {
             ReadOnlySpan<Half> row = MemoryMarshal.Cast<byte, Half>(w.Row(r));
             for (int t = 0; t < _n; t++)
-                _y[(long)t * _yStride + r] = DotKernels.DotF16(row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
+                y[(long)t * yStride + r] = DotKernels.DotF16(row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RowsBf16(WeightMatrix w, int r0, int r1)
+    private void RowsBf16(WeightMatrix w, int r0, int r1, float* y, int yStride)
     {
         for (int r = r0; r < r1; r++)
         {
             ReadOnlySpan<ushort> row = MemoryMarshal.Cast<byte, ushort>(w.Row(r));
             for (int t = 0; t < _n; t++)
-                _y[(long)t * _yStride + r] = DotKernels.DotBf16(row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
+                y[(long)t * yStride + r] = DotKernels.DotBf16(row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
         }
     }
 
@@ -118,7 +159,7 @@ internal sealed unsafe class MatMul : ParallelJob
     /// <see cref="ActivationBlock"/>s or K-quant <see cref="ActivationSuperBlock"/>s): with four or more tokens, the
     /// type's <see cref="QuantTile"/> kernel takes them four at a time, the rest one by one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void RowsQuantized<TAct>(WeightMatrix w, int r0, int r1, TAct* acts, int blocks,
+    private void RowsQuantized<TAct>(WeightMatrix w, int r0, int r1, float* y, int yStride, TAct* acts, int blocks,
         delegate*<byte*, TAct*, int, float> dot, delegate*<byte*, TAct*, int, int, float*, void> tile) where TAct : unmanaged
     {
         if (dot == null) throw new InvalidOperationException($"no kernel for {w.Type}");
@@ -134,10 +175,10 @@ internal sealed unsafe class MatMul : ParallelJob
                 for (; t < tiledEnd; t += QuantTile.Tokens)
                 {
                     tile(row, acts + t * blocks, blocks, blocks, out4);
-                    for (int k = 0; k < QuantTile.Tokens; k++) _y[(long)(t + k) * _yStride + r] = out4[k];
+                    for (int k = 0; k < QuantTile.Tokens; k++) y[(long)(t + k) * yStride + r] = out4[k];
                 }
                 for (; t < t1; t++)
-                    _y[(long)t * _yStride + r] = dot(row, acts + t * blocks, blocks);
+                    y[(long)t * yStride + r] = dot(row, acts + t * blocks, blocks);
             }
         }
     }
