@@ -54,7 +54,8 @@ internal struct ActivationBlock
 /// 256 activations quantized to signed bytes with one scale (ggml's Q8_K role), for the K-quant kernels: with a
 /// single activation scale per super-block, each sub-block's integer dot is multiplied by its integer weight scale
 /// and summed in int32 across the super-block, and only one float conversion and multiply-add per 256 weights remain.
-/// <see cref="Sums"/> holds Σq of each 32-element sub-block for the mins of Q4_K and Q5_K.
+/// <see cref="Sums"/> holds Σq of each 32-element sub-block for the mins of Q4_K and Q5_K, <see cref="Sums16"/> Σq of
+/// each 16 for Q6_K's −32 offset (scaled per 16).
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 4)]
 internal struct ActivationSuperBlock
@@ -62,9 +63,11 @@ internal struct ActivationSuperBlock
     public const int Elements = 256;
     public float D;
     public Sums8 Sums;
+    public Sums16x Sums16;
     public Quants256 Qs;
 
     [InlineArray(8)] public struct Sums8 { private int _e0; }
+    [InlineArray(16)] public struct Sums16x { private int _e0; }
     [InlineArray(256)] public struct Quants256 { private sbyte _e0; }
 
     /// <summary>d = max|x| / 127, q = round-half-away(x / d), per 256.</summary>
@@ -80,14 +83,16 @@ internal struct ActivationSuperBlock
             blk.D = d;
             for (int j = 0; j < 8; j++)
             {
-                int sum = 0;
+                int sum0 = 0, sum1 = 0;
                 for (int l = 0; l < 32; l++)
                 {
                     int q = (int)MathF.Round(xs[32 * j + l] * id, MidpointRounding.AwayFromZero);
                     blk.Qs[32 * j + l] = (sbyte)q;
-                    sum += q;
+                    if (l < 16) sum0 += q; else sum1 += q;
                 }
-                blk.Sums[j] = sum;
+                blk.Sums[j] = sum0 + sum1;
+                blk.Sums16[2 * j] = sum0;
+                blk.Sums16[2 * j + 1] = sum1;
             }
         }
     }
@@ -99,5 +104,5 @@ internal struct ActivationSuperBlock
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe sbyte* QsOf(ActivationSuperBlock* b) => (sbyte*)b + 36;
+    public static unsafe sbyte* QsOf(ActivationSuperBlock* b) => (sbyte*)b + 100;
 }

@@ -114,31 +114,31 @@ internal static unsafe class QuantTile
         for (int k = 0; k < Tokens; k++) result[k] = Vector256.Sum(acc[k]) - mins[k];
     }
 
-    /// <summary>Q6_K row × 4 tokens: the sixteen signed 6-bit vectors, their |q| and the scale spreads built once per
-    /// super-block.</summary>
+    /// <summary>Q6_K row × 4 tokens: the sixteen 6-bit vectors and the scale spreads built once per super-block.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_K(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result)
     {
         var w = (BlockQ6_K*)row;
-        Vector256<sbyte>* q = stackalloc Vector256<sbyte>[8];
-        Vector256<byte>* abs = stackalloc Vector256<byte>[8];
+        Vector256<byte>* q = stackalloc Vector256<byte>[8];
         Vector256<int>* sc = stackalloc Vector256<int>[8];
         Vector256<float>* acc = stackalloc Vector256<float>[Tokens];
-        for (int k = 0; k < Tokens; k++) acc[k] = default;
+        float* offset = stackalloc float[Tokens];
+        for (int k = 0; k < Tokens; k++) { acc[k] = default; offset[k] = 0; }
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
-            KQuantDot.Q6Unpack(w, q, sc);
-            for (int j = 0; j < 8; j++) abs[j] = Int8Dot.Abs(q[j]);
+            var scales = KQuantDot.Q6Unpack(w, q, sc);
             float d = Fp16.ToFloat(w->D);
             for (int k = 0; k < Tokens; k++)
             {
                 ActivationSuperBlock* xk = x + k * stride;
                 sbyte* xq = ActivationSuperBlock.QsOf(xk);
                 Vector256<int> isum = default;
-                for (int j = 0; j < 8; j++) isum += Int8Dot.DotSigned(q[j], abs[j], Vector256.Load(xq + 32 * j)) * sc[j];
-                acc[k] = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum), Vector256.Create(d * xk->D), acc[k]);
+                for (int j = 0; j < 8; j++) isum += Int8Dot.DotUnsigned(q[j], Vector256.Load(xq + 32 * j)) * sc[j];
+                float s = d * xk->D;
+                acc[k] = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum), Vector256.Create(s), acc[k]);
+                offset[k] += s * KQuantDot.Q6Offset(scales, xk);
             }
         }
-        for (int k = 0; k < Tokens; k++) result[k] = Vector256.Sum(acc[k]);
+        for (int k = 0; k < Tokens; k++) result[k] = Vector256.Sum(acc[k]) - 32 * offset[k];
     }
 }
