@@ -52,6 +52,7 @@ internal static class BenchCommand
         long weightBytes = SyntheticModel.WeightBytesPerToken(m);
         double? copyBytesPerSecond = bandwidth ? CopyBandwidth(threads) : null;
         double? readBytesPerSecond = bandwidth ? ReadBandwidth(threads) : null;
+        double? computeScaling = bandwidth && threads > 1 ? ComputeScaling(threads) : null;
         double? decodeBytesPerSecond = tg is { } tgv ? tgv.Mean * weightBytes : null;
         double? fraction = copyBytesPerSecond is double c && decodeBytesPerSecond is double d ? d / c : null;
         double? readFraction = readBytesPerSecond is double rd && decodeBytesPerSecond is double d2 ? d2 / rd : null;
@@ -81,6 +82,7 @@ internal static class BenchCommand
                 BandwidthFraction = fraction,
                 ReadBytesPerSecond = readBytesPerSecond,
                 ReadBandwidthFraction = readFraction,
+                ComputeScaling = computeScaling,
                 PromptGflops = promptGflops,
                 MatmulShape = pp != null && bandwidth ? $"{l0.FfnUp.Rows}x{l0.FfnUp.Cols}x{prompt}" : null,
                 MatmulF32Gflops = f32Gflops,
@@ -98,6 +100,8 @@ internal static class BenchCommand
         if (fraction is double f)
             AnsiConsole.MarkupLine($"decode reads {decodeBytesPerSecond / 1e9:F2} GB/s of weights ({weightBytes / 1e6:F1} MB per token); Span.CopyTo on {threads} thread(s): " +
                                    $"{copyBytesPerSecond / 1e9:F2} GB/s, [bold]{f:P0}[/] of it; a read-only scan: {readBytesPerSecond / 1e9:F2} GB/s, [bold]{readFraction:P0}[/] of it");
+        if (computeScaling is double cs)
+            AnsiConsole.MarkupLine($"a pure integer loop runs {cs:F2}× as fast on {threads} threads as on one (compute available to the threads)");
         if (promptGflops is double pg)
             AnsiConsole.MarkupLine($"prefill: {pg:F1} GFLOP/s" + (f32Gflops is double fg
                 ? $"; float32 matmul {l0.FfnUp.Rows}×{l0.FfnUp.Cols}×{prompt}: {fg:F1} GFLOP/s" + (typeGflops is double tg2 ? $", {l0.FfnUp.Type}: {tg2:F1} GFLOP/s" : "")
@@ -145,6 +149,33 @@ internal static class BenchCommand
             sink += sums.Sum();
         }
         return sink > 0 ? best : 0;
+    }
+
+    /// <summary>Iterations per second of a pure integer loop (no memory traffic) on <paramref name="threads"/> threads
+    /// divided by the same on one: how much compute the extra threads really add on this machine (a VM's vCPUs may be
+    /// hyperthreads of one core, or shared). Best of three each.</summary>
+    private static double ComputeScaling(int threads)
+    {
+        const long n = 50_000_000;
+        static long Spin(long n)
+        {
+            long a = 1, b = 2;
+            for (long i = 0; i < n; i++) { a = a * 6364136223846793005L + b; b ^= a >> 13; }
+            return a ^ b;
+        }
+        double Rate(int t)
+        {
+            double best = 0;
+            long sink = 0;
+            for (int r = 0; r < 3; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                Parallel.For(0, t, new ParallelOptions { MaxDegreeOfParallelism = t }, _ => Interlocked.Add(ref sink, Spin(n)));
+                best = Math.Max(best, t * n / Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+            return sink == long.MinValue ? 0 : best;
+        }
+        return Rate(threads) / Rate(1);
     }
 
     private static (double Mean, double Std) Measure(int reps, Action run, int tokens)
