@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using SinkLab.Gguf;
 
 namespace SinkLab.Kernels;
@@ -24,21 +25,32 @@ internal struct ActivationBlock
         for (int b = 0; b < y.Length; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(b * Elements, Elements);
-            float amax = 0;
-            foreach (float v in xs) amax = MathF.Max(amax, MathF.Abs(v));
+            float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs));
             float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
             ref ActivationBlock blk = ref y[b];
             blk.D = (float)(Half)d;
-            int sum = 0;
-            for (int j = 0; j < Elements; j++)
-            {
-                int q = (int)MathF.Round(xs[j] * id, MidpointRounding.AwayFromZero);
-                blk.Qs[j] = (sbyte)q;
-                sum += q;
-            }
-            blk.Sum = sum;
+            (int lo, int hi) = Round32(xs, id, blk.Qs);
+            blk.Sum = lo + hi;
         }
     }
+
+    /// <summary>q[j] = round-half-away(x[j]·id) for 32 values in registers, exactly as
+    /// <c>MathF.Round(v, MidpointRounding.AwayFromZero)</c> computes it (truncate v + copysign(0.49999997, v)); returns
+    /// Σq of elements 0-15 and 16-31. |x·id| ≤ 127, so narrowing to bytes never saturates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static (int Lo, int Hi) Round32(ReadOnlySpan<float> x, float id, Span<sbyte> q)
+    {
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        Vector256<float> s = Vector256.Create(id), half = Vector256.Create(0.49999997f);
+        Vector256<int> i0 = RoundAway(Vector256.LoadUnsafe(ref xr) * s, half), i1 = RoundAway(Vector256.LoadUnsafe(ref xr, 8) * s, half);
+        Vector256<int> i2 = RoundAway(Vector256.LoadUnsafe(ref xr, 16) * s, half), i3 = RoundAway(Vector256.LoadUnsafe(ref xr, 24) * s, half);
+        Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).StoreUnsafe(ref MemoryMarshal.GetReference(q));
+        return (Vector256.Sum(i0 + i1), Vector256.Sum(i2 + i3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> RoundAway(Vector256<float> v, Vector256<float> half) =>
+        Vector256.ConvertToInt32(Vector256.Truncate(v + Vector256.CopySign(half, v)));
 
     /// <summary>The activations these blocks stand for (D · q).</summary>
     public static void Dequantize(ReadOnlySpan<ActivationBlock> x, Span<double> dst)
@@ -81,15 +93,10 @@ internal struct ActivationSuperBlock
             float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
             ref ActivationSuperBlock blk = ref y[b];
             blk.D = d;
+            Span<sbyte> qs = blk.Qs;
             for (int j = 0; j < 8; j++)
             {
-                int sum0 = 0, sum1 = 0;
-                for (int l = 0; l < 32; l++)
-                {
-                    int q = (int)MathF.Round(xs[32 * j + l] * id, MidpointRounding.AwayFromZero);
-                    blk.Qs[32 * j + l] = (sbyte)q;
-                    if (l < 16) sum0 += q; else sum1 += q;
-                }
+                (int sum0, int sum1) = ActivationBlock.Round32(xs.Slice(32 * j, 32), id, qs.Slice(32 * j, 32));
                 blk.Sums[j] = sum0 + sum1;
                 blk.Sums16[2 * j] = sum0;
                 blk.Sums16[2 * j + 1] = sum1;

@@ -194,6 +194,30 @@ public class QuantDotTests
     }
 
     [Fact]
+    public void VectorRoundingEqualsMathFRoundAwayFromZero()
+    {
+        // Midpoints (k + 0.5), their neighbours one ulp away, and random values, both signs.
+        var x = new List<float>();
+        for (int k = -127; k < 127; k++) { float m = k + 0.5f; x.AddRange([m, MathF.BitDecrement(m), MathF.BitIncrement(m)]); }
+        var r = new Random(3);
+        while (x.Count % 32 != 0 || x.Count < 2048) x.Add((float)(r.NextDouble() * 254 - 127));
+        var q = new sbyte[32];
+        for (int b = 0; b < x.Count / 32; b++)
+        {
+            float[] xs = x.GetRange(32 * b, 32).ToArray();
+            (int lo, int hi) = ActivationBlock.Round32(xs, 1f, q);
+            int want0 = 0, want1 = 0;
+            for (int j = 0; j < 32; j++)
+            {
+                int want = (int)MathF.Round(xs[j], MidpointRounding.AwayFromZero);
+                Assert.Equal(want, q[j]);
+                if (j < 16) want0 += want; else want1 += want;
+            }
+            Assert.Equal((want0, want1), (lo, hi));
+        }
+    }
+
+    [Fact]
     public void ActivationBlocksKeepTheirSums()
     {
         float[] x = Random(96, 9);
