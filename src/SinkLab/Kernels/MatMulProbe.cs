@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using SinkLab.Gguf;
 using SinkLab.Models;
 
@@ -22,22 +21,24 @@ public static unsafe class MatMulProbe
         var rng = new Random(7);
         float[] wf = new float[(long)rows * cols];
         for (long i = 0; i < wf.LongLength; i++) wf[i] = (float)(rng.NextDouble() * 2 - 1);
-        byte[] encoded = Quantizer.Quantize(type, wf);
-        byte[] wBytes = GC.AllocateArray<byte>(encoded.Length, pinned: true);
-        encoded.CopyTo(wBytes, 0);
-        float[] x = GC.AllocateArray<float>(tokens * cols, pinned: true), y = GC.AllocateArray<float>(tokens * rows, pinned: true);
+        byte[] wBytes = Quantizer.Quantize(type, wf);
+        float[] x = new float[tokens * cols], y = new float[tokens * rows];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 2 - 1);
         using var pool = new WorkerPool(threads);
         var mm = new MatMul(pool, tokens, cols);
-        var w = new WeightMatrix("probe", type, rows, cols, (byte*)Marshal.UnsafeAddrOfPinnedArrayElement(wBytes, 0));
-        float* px = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(x, 0), py = (float*)Marshal.UnsafeAddrOfPinnedArrayElement(y, 0);
-        mm.Run(w, px, cols, tokens, py, rows);
         double best = double.MaxValue;
-        for (int r = 0; r < reps; r++)
+        // fixed keeps the arrays alive and in place for as long as the products read them.
+        fixed (byte* pw = wBytes)
+        fixed (float* px = x, py = y)
         {
-            long t0 = Stopwatch.GetTimestamp();
+            var w = new WeightMatrix("probe", type, rows, cols, pw);
             mm.Run(w, px, cols, tokens, py, rows);
-            best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            for (int r = 0; r < reps; r++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                mm.Run(w, px, cols, tokens, py, rows);
+                best = Math.Min(best, Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
         }
         return 2.0 * rows * cols * tokens / best / 1e9;
     }

@@ -194,6 +194,20 @@ public class QuantDotTests
     }
 
     [Fact]
+    public void MatMulProbeRunsEveryTypeOnOneAndTwoThreadsWhileTheGcRuns()
+    {
+        // The probe's arrays must stay alive and in place while the products read them (it once took raw addresses of
+        // arrays the GC could collect: a segfault on the second pool). Collections are forced between calls.
+        foreach (GgmlType type in new[] { GgmlType.F32, GgmlType.Q8_0, GgmlType.Q4_K, GgmlType.Q6_K })
+            foreach (int threads in new[] { 1, 2 })
+            {
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                double g = MatMulProbe.Gflops(type, 512, 512, 4, threads, reps: 20);
+                Assert.True(double.IsFinite(g) && g > 0, $"{type} × {threads}: {g}");
+            }
+    }
+
+    [Fact]
     public void VectorRoundingEqualsMathFRoundAwayFromZero()
     {
         // Midpoints (k + 0.5), their neighbours one ulp away, and random values, both signs.
