@@ -27,37 +27,6 @@ internal static unsafe class KQuantDot
         return Widen(u1 & k1, ((u2 >> 4) & k2) | (((u1 >> 6) & k3) << 4));
     }
 
-    /// <summary>Q6_K's sub-block k as unsigned 6-bit values in <paramref name="q"/>[k], its two scales spread over
-    /// lanes 0-3 / 4-7 in <paramref name="sc"/>[k]; returns the sixteen scales as two int32 vectors (for the −32 offset,
-    /// <see cref="Q6Offset"/>). Shifts are 16-bit with masks that keep only bits of the same byte.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static (Vector256<int> Lo, Vector256<int> Hi) Q6Unpack(BlockQ6_K* w, Vector256<byte>* q, Vector256<int>* sc)
-    {
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F), high2 = Vector256.Create((byte)0x30);
-        Vector256<int> s0 = WidenSigned((sbyte*)&w->Scales), s1 = WidenSigned((sbyte*)&w->Scales + 8);
-        for (int half = 0; half < 2; half++, q += 4, sc += 4)
-        {
-            byte* ql = (byte*)&w->Ql + 64 * half;
-            Vector256<ushort> qh = Vector256.Load((ushort*)((byte*)&w->Qh + 32 * half));
-            Vector256<ushort> ql0 = Vector256.Load((ushort*)ql), ql1 = Vector256.Load((ushort*)(ql + 32));
-            q[0] = (ql0.AsByte() & low4) | (Vector256.ShiftLeft(qh, 4).AsByte() & high2);
-            q[1] = (ql1.AsByte() & low4) | (Vector256.ShiftLeft(qh, 2).AsByte() & high2);
-            q[2] = (Vector256.ShiftRightLogical(ql0, 4).AsByte() & low4) | (qh.AsByte() & high2);
-            q[3] = (Vector256.ShiftRightLogical(ql1, 4).AsByte() & low4) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & high2);
-            Vector256<int> s = half == 0 ? s0 : s1;
-            sc[0] = Vector256.Shuffle(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1));
-            sc[1] = Vector256.Shuffle(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3));
-            sc[2] = Vector256.Shuffle(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5));
-            sc[3] = Vector256.Shuffle(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7));
-        }
-        return (s0, s1);
-    }
-
-    /// <summary>Σ_g scale_g · Σq over the sixteen 16-element groups: Q6_K's −32 offset, applied once per super-block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static int Q6Offset((Vector256<int> Lo, Vector256<int> Hi) scales, ActivationSuperBlock* x) =>
-        Vector256.Sum(scales.Lo * Vector256.Load((int*)&x->Sums16) + scales.Hi * Vector256.Load((int*)&x->Sums16 + 8));
-
     /// <summary>Eight bytes (four in each word) zero-extended to eight int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Widen(uint lo, uint hi)
@@ -106,16 +75,18 @@ internal static unsafe class KQuantDot
         {
             Vector256<int> minDot = Scales((byte*)&w->Scales, sc) * Vector256.Load((int*)&x->Sums);
             byte* qs = (byte*)&w->Qs;
-            Vector256<byte> qh = Vector256.Load((byte*)&w->Qh);
-            Vector256<int> isum0 = default, isum1 = default;
-            for (int j = 0; j < 8; j += 2, qs += 32)
-            {
-                Vector256<byte> q = Vector256.Load(qs);
-                Vector256<byte> lo = (q & low4) | (Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, j), 4) & bit);
-                Vector256<byte> hi = Vector256.ShiftRightLogical(q, 4) | (Vector256.ShiftLeft(Vector256.ShiftRightLogical(qh, j + 1), 4) & bit);
-                isum0 += Int8Dot.DotUnsigned(lo, Qs(x, j)) * Vector256.Create(sc[j]);
-                isum1 += Int8Dot.DotUnsigned(hi, Qs(x, j + 1)) * Vector256.Create(sc[j + 1]);
-            }
+            // Fifth bit of sub-block j = bit j of qh, moved to bit 4 by a 16-bit shift (the 0x10 mask keeps only bits
+            // of the same byte); unrolled with constant shifts, as Q4_K.
+            Vector256<ushort> qh = Vector256.Load((ushort*)&w->Qh);
+            Vector256<byte> p0 = Vector256.Load(qs), p1 = Vector256.Load(qs + 32), p2 = Vector256.Load(qs + 64), p3 = Vector256.Load(qs + 96);
+            Vector256<int> isum0 = Int8Dot.DotUnsigned((p0 & low4) | (Vector256.ShiftLeft(qh, 4).AsByte() & bit), Qs(x, 0)) * Vector256.Create(sc[0])
+                                 + Int8Dot.DotUnsigned((p1 & low4) | (Vector256.ShiftLeft(qh, 2).AsByte() & bit), Qs(x, 2)) * Vector256.Create(sc[2])
+                                 + Int8Dot.DotUnsigned((p2 & low4) | (qh.AsByte() & bit), Qs(x, 4)) * Vector256.Create(sc[4])
+                                 + Int8Dot.DotUnsigned((p3 & low4) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & bit), Qs(x, 6)) * Vector256.Create(sc[6]);
+            Vector256<int> isum1 = Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p0, 4) | (Vector256.ShiftLeft(qh, 3).AsByte() & bit), Qs(x, 1)) * Vector256.Create(sc[1])
+                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p1, 4) | (Vector256.ShiftLeft(qh, 1).AsByte() & bit), Qs(x, 3)) * Vector256.Create(sc[3])
+                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p2, 4) | (Vector256.ShiftRightLogical(qh, 1).AsByte() & bit), Qs(x, 5)) * Vector256.Create(sc[5])
+                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p3, 4) | (Vector256.ShiftRightLogical(qh, 3).AsByte() & bit), Qs(x, 7)) * Vector256.Create(sc[7]);
             acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum0 + isum1), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
             mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(minDot), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
         }
@@ -129,36 +100,55 @@ internal static unsafe class KQuantDot
     {
         var w = (BlockQ6_K*)row;
         Vector256<float> acc = default;
-        Vector256<int> bias = Vector256.Create(32);
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
-            Vector256<int> s0 = WidenSigned((sbyte*)&w->Scales), s1 = WidenSigned((sbyte*)&w->Scales + 8);
+            Q6Scales(w, out Vector256<int> s0, out Vector256<int> s1);
             sbyte* xq = ActivationSuperBlock.QsOf(x);
-            // Σ sc·q·x − 32·Σ sc·Σx per 16, both in int32 lanes (the lane sums are what matters).
-            Vector256<int> isum = Half6(w, 0, s0, xq) + Half6(w, 1, s1, xq + 128)
-                                - bias * (s0 * Vector256.Load((int*)&x->Sums16) + s1 * Vector256.Load((int*)&x->Sums16 + 8));
+            Q6Unpack(w, 0, out Vector256<byte> q0, out Vector256<byte> q1, out Vector256<byte> q2, out Vector256<byte> q3);
+            Vector256<int> isum = Q6Dot(q0, q1, q2, q3, s0, xq) - Q6Bias(s0, s1, x);
+            Q6Unpack(w, 1, out q0, out q1, out q2, out q3);
+            isum += Q6Dot(q0, q1, q2, q3, s1, xq + 128);
             acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
         }
         return Vector256.Sum(acc);
     }
 
-    /// <summary>Σ scale·q·x over one half (128 weights) of a Q6_K super-block, in int32 lanes.</summary>
+    /// <summary>Q6_K's sixteen scales as two int32 vectors (scales 0-7, 8-15).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Half6(BlockQ6_K* w, int half, Vector256<int> s, sbyte* xq)
+    public static void Q6Scales(BlockQ6_K* w, out Vector256<int> s0, out Vector256<int> s1)
+    {
+        s0 = WidenSigned((sbyte*)&w->Scales);
+        s1 = WidenSigned((sbyte*)&w->Scales + 8);
+    }
+
+    /// <summary>32·Σ_g scale_g·Σq_g over the sixteen 16-element groups, in int32 lanes: Q6_K's −32 offset.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Q6Bias(Vector256<int> s0, Vector256<int> s1, ActivationSuperBlock* x) =>
+        Vector256.Create(32) * (s0 * Vector256.Load((int*)&x->Sums16) + s1 * Vector256.Load((int*)&x->Sums16 + 8));
+
+    /// <summary>One half (128 weights) of a Q6_K super-block unpacked to unsigned 6-bit values, one vector per
+    /// 32-weight sub-block. Shifts are 16-bit with masks that keep only bits of the same byte.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Q6Unpack(BlockQ6_K* w, int half, out Vector256<byte> q0, out Vector256<byte> q1, out Vector256<byte> q2, out Vector256<byte> q3)
     {
         Vector256<byte> low4 = Vector256.Create((byte)0x0F), high2 = Vector256.Create((byte)0x30);
         byte* ql = (byte*)&w->Ql + 64 * half;
         Vector256<ushort> qh = Vector256.Load((ushort*)((byte*)&w->Qh + 32 * half));
         Vector256<ushort> ql0 = Vector256.Load((ushort*)ql), ql1 = Vector256.Load((ushort*)(ql + 32));
-        Vector256<byte> q0 = (ql0.AsByte() & low4) | (Vector256.ShiftLeft(qh, 4).AsByte() & high2);
-        Vector256<byte> q1 = (ql1.AsByte() & low4) | (Vector256.ShiftLeft(qh, 2).AsByte() & high2);
-        Vector256<byte> q2 = (Vector256.ShiftRightLogical(ql0, 4).AsByte() & low4) | (qh.AsByte() & high2);
-        Vector256<byte> q3 = (Vector256.ShiftRightLogical(ql1, 4).AsByte() & low4) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & high2);
-        return Int8Dot.DotUnsigned(q0, Vector256.Load(xq)) * Vector256.Shuffle(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1))
-             + Int8Dot.DotUnsigned(q1, Vector256.Load(xq + 32)) * Vector256.Shuffle(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3))
-             + Int8Dot.DotUnsigned(q2, Vector256.Load(xq + 64)) * Vector256.Shuffle(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5))
-             + Int8Dot.DotUnsigned(q3, Vector256.Load(xq + 96)) * Vector256.Shuffle(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7));
+        q0 = (ql0.AsByte() & low4) | (Vector256.ShiftLeft(qh, 4).AsByte() & high2);
+        q1 = (ql1.AsByte() & low4) | (Vector256.ShiftLeft(qh, 2).AsByte() & high2);
+        q2 = (Vector256.ShiftRightLogical(ql0, 4).AsByte() & low4) | (qh.AsByte() & high2);
+        q3 = (Vector256.ShiftRightLogical(ql1, 4).AsByte() & low4) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & high2);
     }
+
+    /// <summary>Σ scale·q·x over one unpacked half against the 128 activations at <paramref name="xq"/>, in int32
+    /// lanes; sub-block k takes scales 2k (lanes 0-3) and 2k + 1 (lanes 4-7) of <paramref name="s"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Q6Dot(Vector256<byte> q0, Vector256<byte> q1, Vector256<byte> q2, Vector256<byte> q3, Vector256<int> s, sbyte* xq) =>
+        Int8Dot.DotUnsigned(q0, Vector256.Load(xq)) * Vector256.Shuffle(s, Vector256.Create(0, 0, 0, 0, 1, 1, 1, 1))
+        + Int8Dot.DotUnsigned(q1, Vector256.Load(xq + 32)) * Vector256.Shuffle(s, Vector256.Create(2, 2, 2, 2, 3, 3, 3, 3))
+        + Int8Dot.DotUnsigned(q2, Vector256.Load(xq + 64)) * Vector256.Shuffle(s, Vector256.Create(4, 4, 4, 4, 5, 5, 5, 5))
+        + Int8Dot.DotUnsigned(q3, Vector256.Load(xq + 96)) * Vector256.Shuffle(s, Vector256.Create(6, 6, 6, 6, 7, 7, 7, 7));
 
     /// <summary>Eight signed bytes at <paramref name="p"/> sign-extended to eight int32 lanes (Q6_K's scales of one
     /// half super-block; sub-block k takes lane 2k for its first 16 weights and 2k + 1 for the rest).</summary>

@@ -114,31 +114,32 @@ internal static unsafe class QuantTile
         for (int k = 0; k < Tokens; k++) result[k] = Vector256.Sum(acc[k]) - mins[k];
     }
 
-    /// <summary>Q6_K row × 4 tokens: the sixteen 6-bit vectors and the scale spreads built once per super-block.</summary>
+    /// <summary>Q6_K row × 4 tokens: each half super-block unpacked once, in registers, for the four tokens.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Q6_K(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result)
     {
         var w = (BlockQ6_K*)row;
-        Vector256<byte>* q = stackalloc Vector256<byte>[8];
-        Vector256<int>* sc = stackalloc Vector256<int>[8];
-        Vector256<float>* acc = stackalloc Vector256<float>[Tokens];
-        float* offset = stackalloc float[Tokens];
-        for (int k = 0; k < Tokens; k++) { acc[k] = default; offset[k] = 0; }
-        for (int sb = 0; sb < superBlocks; sb++, w++, x++)
+        ActivationSuperBlock* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int sb = 0; sb < superBlocks; sb++, w++, x++, x1++, x2++, x3++)
         {
-            var scales = KQuantDot.Q6Unpack(w, q, sc);
+            KQuantDot.Q6Scales(w, out Vector256<int> s0, out Vector256<int> s1);
+            KQuantDot.Q6Unpack(w, 0, out Vector256<byte> q0, out Vector256<byte> q1, out Vector256<byte> q2, out Vector256<byte> q3);
+            Vector256<int> i0 = KQuantDot.Q6Dot(q0, q1, q2, q3, s0, ActivationSuperBlock.QsOf(x)) - KQuantDot.Q6Bias(s0, s1, x);
+            Vector256<int> i1 = KQuantDot.Q6Dot(q0, q1, q2, q3, s0, ActivationSuperBlock.QsOf(x1)) - KQuantDot.Q6Bias(s0, s1, x1);
+            Vector256<int> i2 = KQuantDot.Q6Dot(q0, q1, q2, q3, s0, ActivationSuperBlock.QsOf(x2)) - KQuantDot.Q6Bias(s0, s1, x2);
+            Vector256<int> i3 = KQuantDot.Q6Dot(q0, q1, q2, q3, s0, ActivationSuperBlock.QsOf(x3)) - KQuantDot.Q6Bias(s0, s1, x3);
+            KQuantDot.Q6Unpack(w, 1, out q0, out q1, out q2, out q3);
+            i0 += KQuantDot.Q6Dot(q0, q1, q2, q3, s1, ActivationSuperBlock.QsOf(x) + 128);
+            i1 += KQuantDot.Q6Dot(q0, q1, q2, q3, s1, ActivationSuperBlock.QsOf(x1) + 128);
+            i2 += KQuantDot.Q6Dot(q0, q1, q2, q3, s1, ActivationSuperBlock.QsOf(x2) + 128);
+            i3 += KQuantDot.Q6Dot(q0, q1, q2, q3, s1, ActivationSuperBlock.QsOf(x3) + 128);
             float d = Fp16.ToFloat(w->D);
-            for (int k = 0; k < Tokens; k++)
-            {
-                ActivationSuperBlock* xk = x + k * stride;
-                sbyte* xq = ActivationSuperBlock.QsOf(xk);
-                Vector256<int> isum = default;
-                for (int j = 0; j < 8; j++) isum += Int8Dot.DotUnsigned(q[j], Vector256.Load(xq + 32 * j)) * sc[j];
-                float s = d * xk->D;
-                acc[k] = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum), Vector256.Create(s), acc[k]);
-                offset[k] += s * KQuantDot.Q6Offset(scales, xk);
-            }
+            a0 = Fma(i0, d * x->D, a0);
+            a1 = Fma(i1, d * x1->D, a1);
+            a2 = Fma(i2, d * x2->D, a2);
+            a3 = Fma(i3, d * x3->D, a3);
         }
-        for (int k = 0; k < Tokens; k++) result[k] = Vector256.Sum(acc[k]) - 32 * offset[k];
+        Store(result, a0, a1, a2, a3);
     }
 }
