@@ -43,23 +43,12 @@ internal static unsafe class KQuantDot
         var w = (BlockQ4_K*)row;
         int* sc = stackalloc int[8];
         Vector256<float> acc = default, mins = default;
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
-            Vector256<int> minDot = Scales((byte*)&w->Scales, sc) * Vector256.Load((int*)&x->Sums);
-            byte* qs = (byte*)&w->Qs;
-            // Unrolled by hand: the JIT keeps a 4-iteration loop, and its index arithmetic cost as much as the dots.
-            Vector256<byte> q0 = Vector256.Load(qs), q1 = Vector256.Load(qs + 32), q2 = Vector256.Load(qs + 64), q3 = Vector256.Load(qs + 96);
-            Vector256<int> isum0 = Int8Dot.DotUnsigned(q0 & low4, Qs(x, 0)) * Vector256.Create(sc[0])
-                                 + Int8Dot.DotUnsigned(q1 & low4, Qs(x, 2)) * Vector256.Create(sc[2]);
-            Vector256<int> isum1 = Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(q0, 4), Qs(x, 1)) * Vector256.Create(sc[1])
-                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(q1, 4), Qs(x, 3)) * Vector256.Create(sc[3]);
-            isum0 += Int8Dot.DotUnsigned(q2 & low4, Qs(x, 4)) * Vector256.Create(sc[4])
-                   + Int8Dot.DotUnsigned(q3 & low4, Qs(x, 6)) * Vector256.Create(sc[6]);
-            isum1 += Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(q2, 4), Qs(x, 5)) * Vector256.Create(sc[5])
-                   + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(q3, 4), Qs(x, 7)) * Vector256.Create(sc[7]);
-            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum0 + isum1), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
-            mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(minDot), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
+            Vector256<int> m = Scales((byte*)&w->Scales, sc);
+            Unpack4((byte*)&w->Qs, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
+            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x)), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
+            mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(m * Vector256.Load((int*)&x->Sums)), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
         }
         return Vector256.Sum(acc - mins);
     }
@@ -70,27 +59,58 @@ internal static unsafe class KQuantDot
         var w = (BlockQ5_K*)row;
         int* sc = stackalloc int[8];
         Vector256<float> acc = default, mins = default;
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F), bit = Vector256.Create((byte)0x10);
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
-            Vector256<int> minDot = Scales((byte*)&w->Scales, sc) * Vector256.Load((int*)&x->Sums);
-            byte* qs = (byte*)&w->Qs;
-            // Fifth bit of sub-block j = bit j of qh, moved to bit 4 by a 16-bit shift (the 0x10 mask keeps only bits
-            // of the same byte); unrolled with constant shifts, as Q4_K.
-            Vector256<ushort> qh = Vector256.Load((ushort*)&w->Qh);
-            Vector256<byte> p0 = Vector256.Load(qs), p1 = Vector256.Load(qs + 32), p2 = Vector256.Load(qs + 64), p3 = Vector256.Load(qs + 96);
-            Vector256<int> isum0 = Int8Dot.DotUnsigned((p0 & low4) | (Vector256.ShiftLeft(qh, 4).AsByte() & bit), Qs(x, 0)) * Vector256.Create(sc[0])
-                                 + Int8Dot.DotUnsigned((p1 & low4) | (Vector256.ShiftLeft(qh, 2).AsByte() & bit), Qs(x, 2)) * Vector256.Create(sc[2])
-                                 + Int8Dot.DotUnsigned((p2 & low4) | (qh.AsByte() & bit), Qs(x, 4)) * Vector256.Create(sc[4])
-                                 + Int8Dot.DotUnsigned((p3 & low4) | (Vector256.ShiftRightLogical(qh, 2).AsByte() & bit), Qs(x, 6)) * Vector256.Create(sc[6]);
-            Vector256<int> isum1 = Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p0, 4) | (Vector256.ShiftLeft(qh, 3).AsByte() & bit), Qs(x, 1)) * Vector256.Create(sc[1])
-                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p1, 4) | (Vector256.ShiftLeft(qh, 1).AsByte() & bit), Qs(x, 3)) * Vector256.Create(sc[3])
-                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p2, 4) | (Vector256.ShiftRightLogical(qh, 1).AsByte() & bit), Qs(x, 5)) * Vector256.Create(sc[5])
-                                 + Int8Dot.DotUnsigned(Vector256.ShiftRightLogical(p3, 4) | (Vector256.ShiftRightLogical(qh, 3).AsByte() & bit), Qs(x, 7)) * Vector256.Create(sc[7]);
-            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum0 + isum1), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
-            mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(minDot), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
+            Vector256<int> m = Scales((byte*)&w->Scales, sc);
+            Unpack4((byte*)&w->Qs, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
+            FifthBits((ushort*)&w->Qh, ref u0, ref u1, ref u2, ref u3, ref u4, ref u5, ref u6, ref u7);
+            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x)), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
+            mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(m * Vector256.Load((int*)&x->Sums)), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
         }
         return Vector256.Sum(acc - mins);
+    }
+
+    /// <summary>The 128 nibble bytes of a Q4_K/Q5_K super-block as eight sub-block vectors (sub-block 2g in the low
+    /// nibbles of bytes 32g…32g+31, 2g + 1 in the high ones). Unrolled by hand: the JIT kept a 4-iteration loop whose
+    /// index arithmetic cost as much as the dots.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Unpack4(byte* qs, out Vector256<byte> u0, out Vector256<byte> u1, out Vector256<byte> u2, out Vector256<byte> u3,
+        out Vector256<byte> u4, out Vector256<byte> u5, out Vector256<byte> u6, out Vector256<byte> u7)
+    {
+        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
+        Vector256<byte> p0 = Vector256.Load(qs), p1 = Vector256.Load(qs + 32), p2 = Vector256.Load(qs + 64), p3 = Vector256.Load(qs + 96);
+        (u0, u1, u2, u3) = (p0 & low4, Vector256.ShiftRightLogical(p0, 4), p1 & low4, Vector256.ShiftRightLogical(p1, 4));
+        (u4, u5, u6, u7) = (p2 & low4, Vector256.ShiftRightLogical(p2, 4), p3 & low4, Vector256.ShiftRightLogical(p3, 4));
+    }
+
+    /// <summary>Q5_K's fifth bits: bit j of qh[l] moved to bit 4 of sub-block j's byte l by a constant 16-bit shift
+    /// (the 0x10 mask keeps only bits of the same byte).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void FifthBits(ushort* qhp, ref Vector256<byte> u0, ref Vector256<byte> u1, ref Vector256<byte> u2, ref Vector256<byte> u3,
+        ref Vector256<byte> u4, ref Vector256<byte> u5, ref Vector256<byte> u6, ref Vector256<byte> u7)
+    {
+        Vector256<ushort> qh = Vector256.Load(qhp);
+        Vector256<byte> bit = Vector256.Create((byte)0x10);
+        u0 |= Vector256.ShiftLeft(qh, 4).AsByte() & bit;
+        u1 |= Vector256.ShiftLeft(qh, 3).AsByte() & bit;
+        u2 |= Vector256.ShiftLeft(qh, 2).AsByte() & bit;
+        u3 |= Vector256.ShiftLeft(qh, 1).AsByte() & bit;
+        u4 |= qh.AsByte() & bit;
+        u5 |= Vector256.ShiftRightLogical(qh, 1).AsByte() & bit;
+        u6 |= Vector256.ShiftRightLogical(qh, 2).AsByte() & bit;
+        u7 |= Vector256.ShiftRightLogical(qh, 3).AsByte() & bit;
+    }
+
+    /// <summary>Σ_j sc_j · (u_j · x_j) over the eight sub-blocks of a super-block, in int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot8(Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3,
+        Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7, int* sc, ActivationSuperBlock* x)
+    {
+        Vector256<int> even = Int8Dot.DotUnsigned(u0, Qs(x, 0)) * Vector256.Create(sc[0]) + Int8Dot.DotUnsigned(u2, Qs(x, 2)) * Vector256.Create(sc[2])
+                            + Int8Dot.DotUnsigned(u4, Qs(x, 4)) * Vector256.Create(sc[4]) + Int8Dot.DotUnsigned(u6, Qs(x, 6)) * Vector256.Create(sc[6]);
+        Vector256<int> odd = Int8Dot.DotUnsigned(u1, Qs(x, 1)) * Vector256.Create(sc[1]) + Int8Dot.DotUnsigned(u3, Qs(x, 3)) * Vector256.Create(sc[3])
+                           + Int8Dot.DotUnsigned(u5, Qs(x, 5)) * Vector256.Create(sc[5]) + Int8Dot.DotUnsigned(u7, Qs(x, 7)) * Vector256.Create(sc[7]);
+        return even + odd;
     }
 
     /// <summary>Q6_K: unsigned 6-bit values dotted directly; the −32 offset is Σ scale·Σq per 16, once per

@@ -25,6 +25,7 @@ internal static unsafe class QuantTile
     public static delegate*<byte*, ActivationSuperBlock*, int, int, float*, void> ForSuperBlocks(GgmlType type) => type switch
     {
         GgmlType.Q4_K => &Q4_K,
+        GgmlType.Q5_K => &Q5_K,
         GgmlType.Q6_K => &Q6_K,
         _ => null,
     };
@@ -77,41 +78,42 @@ internal static unsafe class QuantTile
         result[3] = Vector256.Sum(a3);
     }
 
-    /// <summary>Q4_K row × 4 tokens: nibbles and 6-bit scales unpacked once per super-block.</summary>
+    /// <summary>Q4_K row × 4 tokens: nibbles and 6-bit scales unpacked once per super-block, in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4_K(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result)
+    public static void Q4_K(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result) =>
+        KTile(row, x, stride, superBlocks, result, fifthBits: false);
+
+    /// <summary>Q5_K row × 4 tokens: as Q4_K with the fifth bits or-ed in once per super-block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Q5_K(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result) =>
+        KTile(row, x, stride, superBlocks, result, fifthBits: true);
+
+    /// <summary>Q4_K (144-byte blocks) or Q5_K (176-byte, with fifth bits) × 4 tokens; the two blocks share their
+    /// d, dmin and scale layout, and only Q5_K has qh between the scales and the nibbles.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void KTile(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result, bool fifthBits)
     {
-        var w = (BlockQ4_K*)row;
         int* sc = stackalloc int[8];
-        Vector256<float>* acc = stackalloc Vector256<float>[Tokens];
-        float* mins = stackalloc float[Tokens];
-        for (int k = 0; k < Tokens; k++) { acc[k] = default; mins[k] = 0; }
-        Vector256<byte> low4 = Vector256.Create((byte)0x0F);
-        for (int sb = 0; sb < superBlocks; sb++, w++, x++)
+        int blockBytes = fifthBits ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K), qsAt = fifthBits ? 48 : 16;
+        ActivationSuperBlock* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, m0 = default, m1 = default, m2 = default, m3 = default;
+        for (int sb = 0; sb < superBlocks; sb++, row += blockBytes, x++, x1++, x2++, x3++)
         {
-            Vector256<int> minsV = KQuantDot.Scales((byte*)&w->Scales, sc);
-            byte* qs = (byte*)&w->Qs;
-            Vector256<byte> p0 = Vector256.Load(qs), p1 = Vector256.Load(qs + 32), p2 = Vector256.Load(qs + 64), p3 = Vector256.Load(qs + 96);
-            Vector256<byte> u0 = p0 & low4, u1 = Vector256.ShiftRightLogical(p0, 4), u2 = p1 & low4, u3 = Vector256.ShiftRightLogical(p1, 4);
-            Vector256<byte> u4 = p2 & low4, u5 = Vector256.ShiftRightLogical(p2, 4), u6 = p3 & low4, u7 = Vector256.ShiftRightLogical(p3, 4);
+            var w = (BlockQ4_K*)row;   // d, dmin and the scales sit where Q4_K has them in both layouts
+            Vector256<int> m = KQuantDot.Scales((byte*)&w->Scales, sc);
+            KQuantDot.Unpack4(row + qsAt, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
+            if (fifthBits) KQuantDot.FifthBits((ushort*)(row + 16), ref u0, ref u1, ref u2, ref u3, ref u4, ref u5, ref u6, ref u7);
             float d = Fp16.ToFloat(w->D), dmin = Fp16.ToFloat(w->DMin);
-            for (int k = 0; k < Tokens; k++)
-            {
-                ActivationSuperBlock* xk = x + k * stride;
-                sbyte* xq = ActivationSuperBlock.QsOf(xk);
-                Vector256<int> isum = Int8Dot.DotUnsigned(u0, Vector256.Load(xq)) * Vector256.Create(sc[0])
-                                    + Int8Dot.DotUnsigned(u1, Vector256.Load(xq + 32)) * Vector256.Create(sc[1])
-                                    + Int8Dot.DotUnsigned(u2, Vector256.Load(xq + 64)) * Vector256.Create(sc[2])
-                                    + Int8Dot.DotUnsigned(u3, Vector256.Load(xq + 96)) * Vector256.Create(sc[3])
-                                    + Int8Dot.DotUnsigned(u4, Vector256.Load(xq + 128)) * Vector256.Create(sc[4])
-                                    + Int8Dot.DotUnsigned(u5, Vector256.Load(xq + 160)) * Vector256.Create(sc[5])
-                                    + Int8Dot.DotUnsigned(u6, Vector256.Load(xq + 192)) * Vector256.Create(sc[6])
-                                    + Int8Dot.DotUnsigned(u7, Vector256.Load(xq + 224)) * Vector256.Create(sc[7]);
-                acc[k] = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(isum), Vector256.Create(d * xk->D), acc[k]);
-                mins[k] += dmin * xk->D * Vector256.Sum(minsV * Vector256.Load((int*)&xk->Sums));
-            }
+            a0 = Fma(KQuantDot.Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x), d * x->D, a0);
+            a1 = Fma(KQuantDot.Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x1), d * x1->D, a1);
+            a2 = Fma(KQuantDot.Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x2), d * x2->D, a2);
+            a3 = Fma(KQuantDot.Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x3), d * x3->D, a3);
+            m0 = Fma(m * Vector256.Load((int*)&x->Sums), dmin * x->D, m0);
+            m1 = Fma(m * Vector256.Load((int*)&x1->Sums), dmin * x1->D, m1);
+            m2 = Fma(m * Vector256.Load((int*)&x2->Sums), dmin * x2->D, m2);
+            m3 = Fma(m * Vector256.Load((int*)&x3->Sums), dmin * x3->D, m3);
         }
-        for (int k = 0; k < Tokens; k++) result[k] = Vector256.Sum(acc[k]) - mins[k];
+        Store(result, a0 - m0, a1 - m1, a2 - m2, a3 - m3);
     }
 
     /// <summary>Q6_K row × 4 tokens: each half super-block unpacked once, in registers, for the four tokens.</summary>

@@ -64,6 +64,7 @@ public class QuantDotTests
     [InlineData(GgmlType.Q8_0)]
     [InlineData(GgmlType.Q4_0)]
     [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
     public unsafe void TileKernelEqualsFourSingleTokenProducts(GgmlType type)
     {
