@@ -25,11 +25,7 @@ internal static class Int8Dot
 
     /// <summary>Σ a·b over signed bytes; b must not hold −128 (activations never do: |q| ≤ 127).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> DotSigned(Vector256<sbyte> a, Vector256<sbyte> b)
-    {
-        if (Avx2.IsSupported) return DotUnsigned(Avx2.Abs(a), Avx2.Sign(b, a));
-        return Vector256.Create(Half16(a.GetLower(), b.GetLower(), false), Half16(a.GetUpper(), b.GetUpper(), false));
-    }
+    public static Vector256<int> DotSigned(Vector256<sbyte> a, Vector256<sbyte> b) => DotSigned(a, Abs(a), b);
 
     /// <summary><see cref="DotSigned(Vector256{sbyte}, Vector256{sbyte})"/> with |a| computed once by the caller
     /// (<see cref="Abs"/>), for kernels that dot one weight block with several activation blocks.</summary>

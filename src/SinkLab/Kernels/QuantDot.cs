@@ -17,11 +17,11 @@ internal static unsafe class QuantDot
     /// <summary>The kernel of a 32-element type: row pointer, activation blocks, number of blocks → dot product.</summary>
     public static delegate*<byte*, ActivationBlock*, int, float> For(GgmlType type) => type switch
     {
-        GgmlType.Q8_0 => &Q8_0,
-        GgmlType.Q4_0 => &Q4_0,
-        GgmlType.Q4_1 => &Q4_1,
-        GgmlType.Q5_0 => &Q5_0,
-        GgmlType.Q5_1 => &Q5_1,
+        GgmlType.Q8_0 => &Symmetric<Q8_0Reader>,
+        GgmlType.Q4_0 => &Symmetric<Q4_0Reader>,
+        GgmlType.Q5_0 => &Symmetric<Q5_0Reader>,
+        GgmlType.Q4_1 => &WithMin<Q4_1Reader>,
+        GgmlType.Q5_1 => &WithMin<Q5_1Reader>,
         _ => null,
     };
 
@@ -97,108 +97,43 @@ internal static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Qs(ActivationBlock* x) => Vector256.Load(ActivationBlock.QsOf(x));
 
-    // Each kernel keeps two accumulators (and two offset sums) fed by alternate blocks: a single fused multiply-add
-    // chain waits the FMA's 4-cycle latency per block, which made the Q8_0 dot latency-bound at ~1.25 ns per block.
+    // Each kernel keeps two accumulators (and two min sums) fed by alternate blocks: a single fused multiply-add chain
+    // waits the FMA's 4-cycle latency per block, which made the Q8_0 dot latency-bound at ~1.25 ns per block.
 
+    /// <summary>Q8_0, Q4_0, Q5_0: signed quants (Q4_0/Q5_0 made signed as ggml does), no offset term.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q8_0(byte* row, ActivationBlock* x, int blocks)
+    private static float Symmetric<T>(byte* w, ActivationBlock* x, int blocks) where T : ISymmetricBlock
     {
-        var w = (BlockQ8_0*)row;
         Vector256<float> acc0 = default, acc1 = default;
         int b = 0;
-        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
+        for (; b + 1 < blocks; b += 2, w += 2 * T.Size, x += 2)
         {
-            acc0 = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)w + 2), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            acc1 = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)(w + 1) + 2), Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
+            acc0 = Fma(Int8Dot.DotSigned(T.Quants(w), Qs(x)), T.D(w) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotSigned(T.Quants(w + T.Size), Qs(x + 1)), T.D(w + T.Size) * x[1].D, acc1);
         }
-        if (b < blocks) acc0 = Fma(Int8Dot.DotSigned(Vector256.Load((sbyte*)w + 2), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
+        if (b < blocks) acc0 = Fma(Int8Dot.DotSigned(T.Quants(w), Qs(x)), T.D(w) * x->D, acc0);
         return Vector256.Sum(acc0 + acc1);
     }
 
-    /// <summary>Q4_0 as ggml does it: nibbles − 8 as signed bytes (no offset term to carry).</summary>
+    /// <summary>Q4_1, Q5_1: unsigned quants, the min added once per block through the activation block's Σq.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4_0(byte* row, ActivationBlock* x, int blocks)
+    private static float WithMin<T>(byte* w, ActivationBlock* x, int blocks) where T : IMinBlock
     {
-        var w = (BlockQ4_0*)row;
         Vector256<float> acc0 = default, acc1 = default;
-        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
+        float min0 = 0, min1 = 0;
         int b = 0;
-        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
+        for (; b + 1 < blocks; b += 2, w += 2 * T.Size, x += 2)
         {
-            acc0 = Fma(Int8Dot.DotSigned(Int8Dot.UnpackNibbles(ref w->Qs[0]).AsSByte() - eight, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            acc1 = Fma(Int8Dot.DotSigned(Int8Dot.UnpackNibbles(ref w[1].Qs[0]).AsSByte() - eight, Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
-        }
-        if (b < blocks) acc0 = Fma(Int8Dot.DotSigned(Int8Dot.UnpackNibbles(ref w->Qs[0]).AsSByte() - eight, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-        return Vector256.Sum(acc0 + acc1);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q4_1(byte* row, ActivationBlock* x, int blocks)
-    {
-        var w = (BlockQ4_1*)row;
-        Vector256<float> acc0 = default, acc1 = default;
-        float offset0 = 0, offset1 = 0;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
-        {
-            acc0 = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w->Qs[0]), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            acc1 = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w[1].Qs[0]), Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
-            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
-            offset1 += Fp16.ToFloat(w[1].M) * x[1].D * x[1].Sum;
+            acc0 = Fma(Int8Dot.DotUnsigned(T.Quants(w), Qs(x)), T.D(w) * x->D, acc0);
+            acc1 = Fma(Int8Dot.DotUnsigned(T.Quants(w + T.Size), Qs(x + 1)), T.D(w + T.Size) * x[1].D, acc1);
+            min0 += T.M(w) * x->D * x->Sum;
+            min1 += T.M(w + T.Size) * x[1].D * x[1].Sum;
         }
         if (b < blocks)
         {
-            acc0 = Fma(Int8Dot.DotUnsigned(Int8Dot.UnpackNibbles(ref w->Qs[0]), Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
+            acc0 = Fma(Int8Dot.DotUnsigned(T.Quants(w), Qs(x)), T.D(w) * x->D, acc0);
+            min0 += T.M(w) * x->D * x->Sum;
         }
-        return Vector256.Sum(acc0 + acc1) + offset0 + offset1;
-    }
-
-    /// <summary>Q5_0 as signed bytes (5-bit value − 16), so no offset term is carried.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5_0(byte* row, ActivationBlock* x, int blocks)
-    {
-        var w = (BlockQ5_0*)row;
-        Vector256<float> acc0 = default, acc1 = default;
-        Vector256<sbyte> sixteen = Vector256.Create((sbyte)16);
-        int b = 0;
-        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
-        {
-            Vector256<sbyte> q0 = (Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh)).AsSByte() - sixteen;
-            Vector256<sbyte> q1 = (Int8Dot.UnpackNibbles(ref w[1].Qs[0]) | Int8Dot.FifthBits(w[1].Qh)).AsSByte() - sixteen;
-            acc0 = Fma(Int8Dot.DotSigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            acc1 = Fma(Int8Dot.DotSigned(q1, Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
-        }
-        if (b < blocks)
-        {
-            Vector256<sbyte> q0 = (Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh)).AsSByte() - sixteen;
-            acc0 = Fma(Int8Dot.DotSigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-        }
-        return Vector256.Sum(acc0 + acc1);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static float Q5_1(byte* row, ActivationBlock* x, int blocks)
-    {
-        var w = (BlockQ5_1*)row;
-        Vector256<float> acc0 = default, acc1 = default;
-        float offset0 = 0, offset1 = 0;
-        int b = 0;
-        for (; b + 1 < blocks; b += 2, w += 2, x += 2)
-        {
-            Vector256<byte> q0 = Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh);
-            Vector256<byte> q1 = Int8Dot.UnpackNibbles(ref w[1].Qs[0]) | Int8Dot.FifthBits(w[1].Qh);
-            acc0 = Fma(Int8Dot.DotUnsigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            acc1 = Fma(Int8Dot.DotUnsigned(q1, Qs(x + 1)), Fp16.ToFloat(w[1].D) * x[1].D, acc1);
-            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
-            offset1 += Fp16.ToFloat(w[1].M) * x[1].D * x[1].Sum;
-        }
-        if (b < blocks)
-        {
-            Vector256<byte> q0 = Int8Dot.UnpackNibbles(ref w->Qs[0]) | Int8Dot.FifthBits(w->Qh);
-            acc0 = Fma(Int8Dot.DotUnsigned(q0, Qs(x)), Fp16.ToFloat(w->D) * x->D, acc0);
-            offset0 += Fp16.ToFloat(w->M) * x->D * x->Sum;
-        }
-        return Vector256.Sum(acc0 + acc1) + offset0 + offset1;
+        return Vector256.Sum(acc0 + acc1) + min0 + min1;
     }
 }

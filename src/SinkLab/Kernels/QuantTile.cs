@@ -17,8 +17,9 @@ internal static unsafe class QuantTile
 
     public static delegate*<byte*, ActivationBlock*, int, int, float*, void> For(GgmlType type) => type switch
     {
-        GgmlType.Q8_0 => &Q8_0,
-        GgmlType.Q4_0 => &Q4_0,
+        GgmlType.Q8_0 => &Symmetric<Q8_0Reader>,
+        GgmlType.Q4_0 => &Symmetric<Q4_0Reader>,
+        GgmlType.Q5_0 => &Symmetric<Q5_0Reader>,
         _ => null,
     };
 
@@ -34,40 +35,24 @@ internal static unsafe class QuantTile
     private static Vector256<float> Fma(Vector256<int> dot, float scale, Vector256<float> acc) =>
         Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(dot), Vector256.Create(scale), acc);
 
-    /// <summary>Q8_0 row × 4 tokens; token k's blocks start at x + k·stride; writes result[0..3].</summary>
+    /// <summary>Q8_0, Q4_0, Q5_0 row × 4 tokens: each block's signed quants, |q| and scale read once; token k's blocks
+    /// start at x + k·stride; writes result[0..3].</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q8_0(byte* row, ActivationBlock* x, int stride, int blocks, float* result)
+    public static void Symmetric<T>(byte* w, ActivationBlock* x, int stride, int blocks, float* result) where T : ISymmetricBlock
     {
-        var w = (BlockQ8_0*)row;
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int b = 0; b < blocks; b++, w++, x++)
-            Four(Vector256.Load((sbyte*)w + 2), Fp16.ToFloat(w->D), x, stride, ref a0, ref a1, ref a2, ref a3);
-        Store(result, a0, a1, a2, a3);
-    }
-
-    /// <summary>Q4_0 row × 4 tokens: nibbles − 8 unpacked once per block.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Q4_0(byte* row, ActivationBlock* x, int stride, int blocks, float* result)
-    {
-        var w = (BlockQ4_0*)row;
-        Vector256<sbyte> eight = Vector256.Create((sbyte)8);
-        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
-        for (int b = 0; b < blocks; b++, w++, x++)
-            Four(Int8Dot.UnpackNibbles(ref w->Qs[0]).AsSByte() - eight, Fp16.ToFloat(w->D), x, stride, ref a0, ref a1, ref a2, ref a3);
-        Store(result, a0, a1, a2, a3);
-    }
-
-    /// <summary>One signed weight block (scale d) into the four tokens' accumulators.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Four(Vector256<sbyte> q, float d, ActivationBlock* x, int stride,
-        ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
-    {
-        Vector256<byte> abs = Int8Dot.Abs(q);
         ActivationBlock* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
-        a0 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x))), d * x->D, a0);
-        a1 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x1))), d * x1->D, a1);
-        a2 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x2))), d * x2->D, a2);
-        a3 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x3))), d * x3->D, a3);
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int b = 0; b < blocks; b++, w += T.Size, x++, x1++, x2++, x3++)
+        {
+            Vector256<sbyte> q = T.Quants(w);
+            Vector256<byte> abs = Int8Dot.Abs(q);
+            float d = T.D(w);
+            a0 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x))), d * x->D, a0);
+            a1 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x1))), d * x1->D, a1);
+            a2 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x2))), d * x2->D, a2);
+            a3 = Fma(Int8Dot.DotSigned(q, abs, Vector256.Load(ActivationBlock.QsOf(x3))), d * x3->D, a3);
+        }
+        Store(result, a0, a1, a2, a3);
     }
 
     private static void Store(float* result, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
