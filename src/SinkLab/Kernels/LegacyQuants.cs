@@ -35,10 +35,7 @@ public static class LegacyQuants
         for (int b = 0; b < y.Length; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(b * 32, 32);
-            float amax = 0, max = 0;
-            foreach (float v in xs)
-                if (amax < MathF.Abs(v)) { amax = MathF.Abs(v); max = v; }
-            float d = max / -16f, id = d != 0 ? 1f / d : 0f;
+            float d = LargestMagnitude(xs) / -16f, id = d != 0 ? 1f / d : 0f;
             y[b].D = (Half)d;
             uint qh = 0;
             for (int j = 0; j < 16; j++)
@@ -109,6 +106,16 @@ public static class LegacyQuants
     }
 
     private static int Nibble(BlockQ4_0.Nibbles16 qs, int j) => j < 16 ? qs[j] & 0xF : qs[j - 16] >> 4;
+
+    /// <summary>The value of largest magnitude, with its sign (the first of equals), as ggml's Q4_0/Q5_0 quantizers
+    /// pick it.</summary>
+    internal static float LargestMagnitude(ReadOnlySpan<float> xs)
+    {
+        float amax = 0, max = 0;
+        foreach (float v in xs)
+            if (amax < MathF.Abs(v)) { amax = MathF.Abs(v); max = v; }
+        return max;
+    }
 
     private static (float Min, float Max) MinMax(ReadOnlySpan<float> xs)
     {

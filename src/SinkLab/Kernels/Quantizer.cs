@@ -18,28 +18,38 @@ public static class Quantizer
     public static byte[] Quantize(GgmlType type, ReadOnlySpan<float> x)
     {
         var bytes = new byte[GgmlTypeInfo.ByteSize(type, x.Length)];
+        Quantize(type, x, bytes);
+        return bytes;
+    }
+
+    /// <summary>Encodes <paramref name="x"/> as <paramref name="type"/> into <paramref name="bytes"/>, which must hold
+    /// exactly its encoded size (so a caller can re-encode row after row into one buffer).</summary>
+    /// <exception cref="ArgumentException">Unsupported type, a length that is not whole blocks, or a wrong-sized buffer.</exception>
+    public static void Quantize(GgmlType type, ReadOnlySpan<float> x, Span<byte> bytes)
+    {
+        if (bytes.Length != GgmlTypeInfo.ByteSize(type, x.Length))
+            throw new ArgumentException($"{x.Length} {type} elements take {GgmlTypeInfo.ByteSize(type, x.Length)} bytes, not {bytes.Length}", nameof(bytes));
         switch (type)
         {
             case GgmlType.F32: MemoryMarshal.AsBytes(x).CopyTo(bytes); break;
             case GgmlType.F16:
-                var h = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+                var h = MemoryMarshal.Cast<byte, Half>(bytes);
                 for (int i = 0; i < x.Length; i++) h[i] = (Half)x[i];
                 break;
             case GgmlType.BF16:
-                var b = MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan());
+                var b = MemoryMarshal.Cast<byte, ushort>(bytes);
                 for (int i = 0; i < x.Length; i++) b[i] = FloatToBf16(x[i]);
                 break;
-            case GgmlType.Q8_0: QuantizeQ8_0(x, MemoryMarshal.Cast<byte, BlockQ8_0>(bytes.AsSpan())); break;
-            case GgmlType.Q4_0: QuantizeQ4_0(x, MemoryMarshal.Cast<byte, BlockQ4_0>(bytes.AsSpan())); break;
-            case GgmlType.Q4_1: LegacyQuants.QuantizeQ4_1(x, MemoryMarshal.Cast<byte, BlockQ4_1>(bytes.AsSpan())); break;
-            case GgmlType.Q5_0: LegacyQuants.QuantizeQ5_0(x, MemoryMarshal.Cast<byte, BlockQ5_0>(bytes.AsSpan())); break;
-            case GgmlType.Q5_1: LegacyQuants.QuantizeQ5_1(x, MemoryMarshal.Cast<byte, BlockQ5_1>(bytes.AsSpan())); break;
+            case GgmlType.Q8_0: QuantizeQ8_0(x, MemoryMarshal.Cast<byte, BlockQ8_0>(bytes)); break;
+            case GgmlType.Q4_0: QuantizeQ4_0(x, MemoryMarshal.Cast<byte, BlockQ4_0>(bytes)); break;
+            case GgmlType.Q4_1: LegacyQuants.QuantizeQ4_1(x, MemoryMarshal.Cast<byte, BlockQ4_1>(bytes)); break;
+            case GgmlType.Q5_0: LegacyQuants.QuantizeQ5_0(x, MemoryMarshal.Cast<byte, BlockQ5_0>(bytes)); break;
+            case GgmlType.Q5_1: LegacyQuants.QuantizeQ5_1(x, MemoryMarshal.Cast<byte, BlockQ5_1>(bytes)); break;
             case GgmlType.Q4_K: KQuants.QuantizeQ4K(x, bytes); break;
             case GgmlType.Q5_K: KQuants.QuantizeQ5K(x, bytes); break;
             case GgmlType.Q6_K: KQuants.QuantizeQ6K(x, bytes); break;
             default: throw new ArgumentException($"quantizing to {type} is not supported", nameof(type));
         }
-        return bytes;
     }
 
     /// <summary>Decodes <paramref name="src"/> (whole blocks of <paramref name="type"/>) into <paramref name="dst"/>.</summary>
@@ -112,10 +122,7 @@ public static class Quantizer
         for (int b = 0; b < y.Length; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(b * 32, 32);
-            float amax = 0, max = 0;
-            foreach (float v in xs)
-                if (amax < MathF.Abs(v)) { amax = MathF.Abs(v); max = v; }
-            float d = max / -8f;
+            float d = LegacyQuants.LargestMagnitude(xs) / -8f;
             float id = d != 0 ? 1f / d : 0f;
             y[b].D = (Half)d;
             for (int j = 0; j < 16; j++)

@@ -135,7 +135,7 @@ public static class ModelQuantizer
         for (long r = 0; r < rows; r++)
         {
             Quantizer.Dequantize(info.Type, data.Slice((int)(r * inRow), inRow), floats);
-            Quantizer.Quantize(to, floats).CopyTo(result.AsSpan((int)(r * outRow), outRow));
+            Quantizer.Quantize(to, floats, result.AsSpan((int)(r * outRow), outRow));
         }
         return result;
     }

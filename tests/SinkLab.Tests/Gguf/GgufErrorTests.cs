@@ -17,8 +17,9 @@ public class GgufErrorTests
         using Model m = Model.FromGguf(f);
     });
 
-    /// <summary>Offset of the first byte of a key's value (after key string and type).</summary>
-    private static int ValueOffset(byte[] b, string key)
+    /// <summary>Offset of the first byte of a key's value (after key string and type), or of a tensor's first
+    /// dimension (after its name and n_dims): both are the name's end plus four bytes.</summary>
+    internal static int ValueOffset(byte[] b, string key)
     {
         byte[] k = Encoding.UTF8.GetBytes(key);
         int i = b.AsSpan().IndexOf(k);
@@ -151,15 +152,6 @@ public class QuantizedFileErrorTests
     private static byte[] Fixture(GgmlType type) =>
         new FixtureModel { Dim = 256, Hidden = 512, Layers = 1, Heads = 8, KvHeads = 2, Vocab = 300, Context = 32, MatrixType = type }.Bytes();
 
-    /// <summary>Offset of a tensor's first dimension in the header (after its name and n_dims).</summary>
-    private static int FirstDim(byte[] b, string tensor)
-    {
-        byte[] name = Encoding.UTF8.GetBytes(tensor);
-        int i = b.AsSpan().IndexOf(name);
-        Assert.True(i > 0, tensor);
-        return i + name.Length + 4;
-    }
-
     [Theory]
     [InlineData(GgmlType.Q4_K, 128)]
     [InlineData(GgmlType.Q5_K, 200)]
@@ -170,7 +162,7 @@ public class QuantizedFileErrorTests
     public void RowNotWholeBlocksNamesTensorTypeAndBlock(GgmlType type, int cols)
     {
         byte[] b = Fixture(type);
-        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(FirstDim(b, "blk.0.attn_q.weight")), (ulong)cols);
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(GgufErrorTests.ValueOffset(b, "blk.0.attn_q.weight")), (ulong)cols);
         var e = Assert.Throws<GgufFormatException>(() => { using GgufFile f = GgufFile.Parse(b, "bad.gguf"); });
         Assert.Contains("blk.0.attn_q.weight", e.Subject);
         GgmlTypeInfo.TryGetBlock(type, out int block, out _);
@@ -188,7 +180,7 @@ public class QuantizedFileErrorTests
         // A norm vector stored with a quantized type id: types SinkLab decodes are read as floats, the others are
         // refused naming the tensor and the type.
         byte[] b = Fixture(GgmlType.F32);
-        int at = FirstDim(b, "blk.0.attn_norm.weight") + 8;   // n_dims = 1: the type follows the single dimension
+        int at = GgufErrorTests.ValueOffset(b, "blk.0.attn_norm.weight") + 8;   // n_dims = 1: the type follows the single dimension
         BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at), (uint)type);
         Exception? e = Record.Exception(() => { using GgufFile f = GgufFile.Parse(b, "bad.gguf"); using Model m = Model.FromGguf(f); });
         if (readable) { Assert.Null(e); return; }

@@ -22,13 +22,6 @@ public class QuantDotTests
         return a;
     }
 
-    private static ActivationBlock[] Activations(float[] x)
-    {
-        var a = new ActivationBlock[x.Length / 32];
-        ActivationBlock.Quantize(x, a);
-        return a;
-    }
-
     [Fact]
     public void BlockStructsHaveGgmlSizes()
     {
@@ -117,7 +110,7 @@ public class QuantDotTests
         w[0].D = (Half)0.5f; w[1].D = (Half)0.25f;
         for (int j = 0; j < 32; j++) { w[0].Qs[j] = -128; w[1].Qs[j] = (sbyte)(j * 8 - 128); }
         float[] x = Random(64, 3);
-        ActivationBlock[] a = Activations(x);
+        ActivationBlock[] a = QuantDot.Blocks(x);
         byte[] row = MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
         Assert.Equal(QuantDot.DotScalar(GgmlType.Q8_0, row, x), QuantDot.Dot(GgmlType.Q8_0, row, a), 1e-4f);
     }
@@ -237,7 +230,7 @@ public class QuantDotTests
     public void ActivationBlocksKeepTheirSums()
     {
         float[] x = Random(96, 9);
-        ActivationBlock[] a = Activations(x);
+        ActivationBlock[] a = QuantDot.Blocks(x);
         foreach (ActivationBlock b in a)
         {
             int sum = 0;
