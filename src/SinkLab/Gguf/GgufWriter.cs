@@ -55,6 +55,13 @@ public sealed class GgufWriter
         return this;
     }
 
+    /// <summary>Removes a metadata key (e.g. to edit a copied file); false when it was not there.</summary>
+    public bool Remove(string key)
+    {
+        if (key == "general.alignment") Alignment = GgufFile.DefaultAlignment;
+        return _metadata.RemoveAll(kv => kv.Key == key) > 0;
+    }
+
     /// <summary>Adds a tensor; <paramref name="dims"/> in ggml order (row length first).</summary>
     /// <exception cref="ArgumentException">Duplicate name, bad shape, or data of the wrong size.</exception>
     public GgufWriter AddTensor(string name, GgmlType type, long[] dims, GgufTensorSource data)

@@ -5,16 +5,22 @@ namespace SinkLab.Hooks;
 /// <summary>
 /// The named intermediates of the forward pass, in the order they occur (TransformerLens names). Shapes (no batch
 /// axis; n = tokens in the step, keys = cached positions including these):
-/// embed, resid_pre/mid/post, attn_out [n, dim]; q, z [n, heads, head_dim]; k (after RoPE), v [n, kv_heads, head_dim];
-/// scores (pre-softmax, scaled, causal entries −∞) and pattern [heads, n, keys]; mlp post [n, hidden];
-/// ln_final [rows, dim]; logits [rows, vocab], rows = tokens whose logits are computed.
+/// embed, pos_embed, resid_pre/mid/post, ln1/ln2 normalized, attn_out, mlp_out [n, dim]; q, z [n, heads, head_dim];
+/// k (after RoPE), v [n, kv_heads, head_dim]; scores (pre-softmax, scaled, soft-capped and ALiBi-biased; entries the
+/// query does not see −∞) and pattern [heads, n, keys]; mlp post [n, hidden]; ln_final [rows, dim]; logits
+/// [rows, vocab], rows = tokens whose logits are computed. Which points a model emits depends on its architecture
+/// (<see cref="HookNames.For"/>).
 /// </summary>
 public enum HookPoint
 {
-    /// <summary><c>hook_embed</c></summary>
+    /// <summary><c>hook_embed</c> (token embedding, times the architecture's embedding scale)</summary>
     Embed,
+    /// <summary><c>hook_pos_embed</c> (learned absolute position embedding rows; models with learned positions)</summary>
+    PosEmbed,
     /// <summary><c>blocks.{l}.hook_resid_pre</c></summary>
     ResidPre,
+    /// <summary><c>blocks.{l}.ln1.hook_normalized</c> (attention input; models with pre-norms)</summary>
+    Ln1,
     /// <summary><c>blocks.{l}.attn.hook_q</c></summary>
     Q,
     /// <summary><c>blocks.{l}.attn.hook_k</c> (after RoPE)</summary>
@@ -27,12 +33,16 @@ public enum HookPoint
     Pattern,
     /// <summary><c>blocks.{l}.attn.hook_z</c> (per-head output before the output projection)</summary>
     Z,
-    /// <summary><c>blocks.{l}.hook_attn_out</c></summary>
+    /// <summary><c>blocks.{l}.hook_attn_out</c> (what attention adds to the residual stream, after any post-norm)</summary>
     AttnOut,
-    /// <summary><c>blocks.{l}.hook_resid_mid</c></summary>
+    /// <summary><c>blocks.{l}.hook_resid_mid</c> (sequential-residual models)</summary>
     ResidMid,
-    /// <summary><c>blocks.{l}.mlp.hook_post</c> (SwiGLU output)</summary>
+    /// <summary><c>blocks.{l}.ln2.hook_normalized</c> (MLP input; models with an MLP pre-norm)</summary>
+    Ln2,
+    /// <summary><c>blocks.{l}.mlp.hook_post</c> (the hidden activation: SwiGLU/GeGLU product or GELU output)</summary>
     MlpPost,
+    /// <summary><c>blocks.{l}.hook_mlp_out</c> (what the MLP adds to the residual stream, after any post-norm)</summary>
+    MlpOut,
     /// <summary><c>blocks.{l}.hook_resid_post</c></summary>
     ResidPost,
     /// <summary><c>ln_final.hook_normalized</c></summary>
@@ -45,7 +55,7 @@ public enum HookPoint
 public static class HookNames
 {
     /// <summary>True for points that exist once per block.</summary>
-    public static bool IsPerLayer(HookPoint p) => p is not (HookPoint.Embed or HookPoint.LnFinal or HookPoint.Logits);
+    public static bool IsPerLayer(HookPoint p) => p is not (HookPoint.Embed or HookPoint.PosEmbed or HookPoint.LnFinal or HookPoint.Logits);
 
     /// <summary>The name of a point (layer ignored for model-level points).</summary>
     public static string Name(HookPoint point, int layer = 0)
@@ -54,7 +64,9 @@ public static class HookNames
         return point switch
         {
             HookPoint.Embed => "hook_embed",
+            HookPoint.PosEmbed => "hook_pos_embed",
             HookPoint.ResidPre => $"blocks.{l}.hook_resid_pre",
+            HookPoint.Ln1 => $"blocks.{l}.ln1.hook_normalized",
             HookPoint.Q => $"blocks.{l}.attn.hook_q",
             HookPoint.K => $"blocks.{l}.attn.hook_k",
             HookPoint.V => $"blocks.{l}.attn.hook_v",
@@ -63,7 +75,9 @@ public static class HookNames
             HookPoint.Z => $"blocks.{l}.attn.hook_z",
             HookPoint.AttnOut => $"blocks.{l}.hook_attn_out",
             HookPoint.ResidMid => $"blocks.{l}.hook_resid_mid",
+            HookPoint.Ln2 => $"blocks.{l}.ln2.hook_normalized",
             HookPoint.MlpPost => $"blocks.{l}.mlp.hook_post",
+            HookPoint.MlpOut => $"blocks.{l}.hook_mlp_out",
             HookPoint.ResidPost => $"blocks.{l}.hook_resid_post",
             HookPoint.LnFinal => "ln_final.hook_normalized",
             HookPoint.Logits => "hook_logits",
@@ -71,12 +85,27 @@ public static class HookNames
         };
     }
 
-    /// <summary>Every name a model with <paramref name="layers"/> blocks emits, in forward order.</summary>
-    public static IReadOnlyList<string> All(int layers)
+    /// <summary>Every name a model of configuration <paramref name="config"/> emits, in forward order: hook_pos_embed
+    /// only with learned positions, ln1/ln2 only where the block has those pre-norms, hook_resid_mid only with a
+    /// sequential residual (as TransformerLens does for parallel blocks).</summary>
+    public static IReadOnlyList<string> For(Models.ModelConfig config)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        Models.BlockDescription b = config.Block;
         var names = new List<string> { Name(HookPoint.Embed) };
-        for (int l = 0; l < layers; l++)
-            for (var p = HookPoint.ResidPre; p <= HookPoint.ResidPost; p++) names.Add(Name(p, l));
+        if (b.Positions == Models.PositionKind.Learned) names.Add(Name(HookPoint.PosEmbed));
+        for (int l = 0; l < config.Layers; l++)
+            for (var p = HookPoint.ResidPre; p <= HookPoint.ResidPost; p++)
+            {
+                bool emitted = p switch
+                {
+                    HookPoint.Ln1 => b.HasPreNorms,
+                    HookPoint.ResidMid => b.Residual == Models.ResidualKind.Sequential,
+                    HookPoint.Ln2 => b.HasPreNorms && b.Residual != Models.ResidualKind.ParallelSharedNorm,
+                    _ => true,
+                };
+                if (emitted) names.Add(Name(p, l));
+            }
         names.Add(Name(HookPoint.LnFinal));
         names.Add(Name(HookPoint.Logits));
         return names;

@@ -41,7 +41,7 @@ public sealed unsafe partial class InferenceSession
             throw new ArgumentException($"RunWithCache takes at most one batch ({_batch} tokens); got {tokens.Length}", nameof(tokens));
         var cache = new ActivationCache();
         var capture = new HookSet();
-        foreach (string name in HookNames.All(_c.Layers))
+        foreach (string name in HookNames.For(_c))
             if (filter == null || filter(name)) capture.Add(name, (in HookEvent e) => cache.Add(in e));
         using (Hooks(capture))
         {
@@ -72,8 +72,9 @@ public sealed unsafe partial class InferenceSession
     }
 
     /// <summary>Attention with every score row materialised, so that hook_scores and hook_pattern can read and
-    /// rewrite them. Used only for layers with such hooks.</summary>
-    private void AttentionMaterialized(int layer, long layerBase, int n, int pos0)
+    /// rewrite them: row [head, query] holds a score for every cached position, −∞ where the query does not see the key
+    /// (the future, and keys outside the layer's window). Used only for layers with such hooks, on a dense cache.</summary>
+    private void AttentionMaterialized(int layer, long layerBase, int view, int n, int pos0)
     {
         if (Cache.Kind != CacheKind.Full)
             throw new InvalidOperationException($"hook_scores / hook_pattern need the full (dense) cache; this session uses {Cache}");
@@ -81,17 +82,20 @@ public sealed unsafe partial class InferenceSession
         long size = (long)heads * n * keys;
         if (_patternBuffer.Length < size) _patternBuffer = GC.AllocateArray<float>(checked((int)size), pinned: true);
         Span<float> buf = _patternBuffer.AsSpan(0, (int)size);
-        float scale = 1f / MathF.Sqrt(hd);
+        float scale = _b.QueryScale;
         fixed (float* kc = _keyCache, vc = _valueCache, qb = _q, ob = _att, pb = _patternBuffer)
         {
             for (int h = 0; h < heads; h++)
                 for (int t = 0; t < n; t++)
                 {
-                    float* row = pb + ((long)h * n + t) * keys;
-                    int len = pos0 + t + 1;
+                    KeyRange r = _ranges[view * _batch + t];   // dense cache: no pinned slots, slot = position
+                    Span<float> row = buf.Slice((h * n + t) * keys, keys);
                     long headBase = layerBase + (long)(h / group) * hd * ContextSize;
-                    HeadOps.Scores(qb + t * qDim + h * hd, kc + headBase, ContextSize, hd, len, scale, row);
-                    new Span<float>(row + len, keys - len).Fill(float.NegativeInfinity);
+                    int seen = r.Ring - r.RingSkip;
+                    HeadOps.Scores(qb + t * qDim + h * hd, kc + headBase + r.RingSkip, ContextSize, hd, seen, scale, pb + ((long)h * n + t) * keys + r.RingSkip);
+                    if (_shapesScores) ShapeScores(row.Slice(r.RingSkip, seen), h, r.Ring - 1 - r.RingSkip);
+                    row[..r.RingSkip].Fill(float.NegativeInfinity);
+                    row[r.Ring..].Fill(float.NegativeInfinity);
                 }
             Fire(HookPoint.Scores, layer, buf, heads, n, keys);
             for (int h = 0; h < heads; h++)

@@ -9,30 +9,41 @@ namespace SinkLab.Inference;
 /// <summary>
 /// Runs a <see cref="Model"/> over a KV cache held by a <see cref="CachePolicy"/> (dense by default; StreamingLLM
 /// sinks + window, window, context shift): batched prefill (matrix × matrix) and single-token decode
-/// (matrix × vector). Every buffer is allocated once, here; a forward step allocates nothing, and memory does not
-/// grow with the stream under a bounded policy.
+/// (matrix × vector). One forward pass executes the model's <see cref="BlockDescription"/> — norms and where they sit,
+/// MLP kind, positions (RoPE, learned, ALiBi), residual form, Q/K norms, soft-caps, per-layer windows and RoPE — so
+/// every architecture runs through the same code, kernels and hooks. Every buffer is allocated once, here; a forward
+/// step allocates nothing, and memory does not grow with the stream under a bounded policy.
 /// Not thread-safe: one session per concurrent stream.
 /// </summary>
 public sealed unsafe partial class InferenceSession : IDisposable
 {
     private readonly ModelConfig _c;
+    private readonly BlockDescription _b;
     private readonly ModelWeights _w;
     private readonly WorkerPool _pool;
     private readonly MatMul _matmul;
     private readonly AttentionJob _attention;
     private readonly int _batch;
-    // Scratch, pinned; shapes in tokens × width.
-    private readonly float[] _x, _xb, _q, _qPinned, _k, _v, _att, _hb, _hb2, _logits, _ropeCos, _ropeSin, _pinCos, _pinSin, _tmp, _gate;
-    private readonly int[] _visPinned, _visSeg1, _visSeg2;   // per token of the running chunk: what it sees (KvRing.Visible)
-    private readonly long[] _visQueryPos;                    // and its query position for pinned keys
-    private bool _usePinnedQuery;                             // pinned keys are scored with the query at its in-cache position
+    // Scratch, pinned; shapes in tokens × width. _xn: attention input (normed); _xn2: MLP input (normed);
+    // _ao / _mo: attention and MLP outputs before the residual add; _pos: learned position rows.
+    private readonly float[] _x, _xn, _xn2, _ao, _mo, _q, _qPinned, _k, _v, _att, _hb, _hb2, _logits, _tmp, _gate, _pos;
     private readonly KvRing _ring;
     private float[]? _sinks;   // attn_sinks of the layer being computed
-    private readonly double[] _invFreq;
+    private readonly RopeTable[] _ropes;        // one per distinct RoPE configuration
+    private readonly int[] _ropeOfLayer;
+    private readonly int[] _windows;            // distinct windows (0 = full causal); a "view" per window
+    private readonly int[] _viewOfLayer;
+    private readonly KeyRange[] _ranges;        // [view][token of the chunk]: which cached keys the token sees
+    private readonly long[] _queryPos;          // per token of the chunk: its position as the cache policy defines it
+    private readonly float[] _slopes;           // ALiBi slope per head (empty without ALiBi)
+    private readonly bool _exactGelu;           // GELU by the formula instead of ggml's fp16 table
+    private readonly bool _shapesScores;        // soft-capping or ALiBi change the raw scores
+    private bool _usePinnedQuery;               // pinned keys are scored with the query at its in-cache position
     private readonly float[] _keyCache, _valueCache;   // per layer and KV head: keys [dim][slot] (after RoPE), values [slot][dim]
 
     /// <summary>Creates a session; <paramref name="options"/> defaults to one thread and the model's context.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Threads, context or batch size below 1.</exception>
+    /// <exception cref="ArgumentException">A cache that would need more learned positions than the model has.</exception>
     public InferenceSession(Model model, SessionOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -43,10 +54,12 @@ public sealed unsafe partial class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(options.Cache, nameof(options.Cache));
         Model = model;
         _c = model.Config;
+        _b = _c.Block;
         _w = model.Weights;
         Cache = options.Cache;
         _ring = new KvRing(options.Cache, options.ContextSize > 0 ? options.ContextSize : _c.ContextLength);
         ContextSize = _ring.Capacity;
+        CheckLearnedPositions(options.Cache);
         _batch = Math.Min(options.BatchSize, ContextSize);
         Threads = options.Threads;
         _pool = new WorkerPool(options.Threads);
@@ -56,34 +69,36 @@ public sealed unsafe partial class InferenceSession : IDisposable
 
         float[] P(long n) => GC.AllocateArray<float>(checked((int)n), pinned: true);
         _x = P((long)_batch * _c.Dim);
-        _xb = P((long)_batch * Math.Max(_c.Dim, _c.QDim));
+        _xn = P((long)_batch * _c.Dim);
+        _xn2 = P((long)_batch * _c.Dim);
+        _ao = P((long)_batch * _c.Dim);
+        _mo = P((long)_batch * _c.Dim);
+        _pos = P(_w.PositionEmbedding != null ? (long)_batch * _c.Dim : 0);
         _q = P((long)_batch * _c.QDim);
         _qPinned = P(_ring.Pinned > 0 ? (long)_batch * _c.QDim : 0);
-        _visPinned = new int[_batch];
-        _visSeg1 = new int[_batch];
-        _visSeg2 = new int[_batch];
-        _visQueryPos = new long[_batch];
         _k = P((long)_batch * _c.KvDim);
         _v = P((long)_batch * _c.KvDim);
         _att = P((long)_batch * _c.QDim);
         _hb = P((long)_batch * _c.HiddenDim);
         _hb2 = P((long)_batch * _c.HiddenDim);
         _logits = P(_c.VocabSize);
-        _tmp = P(HiddenOrDim(_c));
+        _tmp = P(Math.Max(_c.HiddenDim, _c.Dim));
         _gate = P((long)_batch * _c.Heads);
-        _ropeCos = P((long)_batch * (_c.RopeDim / 2));
-        _ropeSin = P((long)_batch * (_c.RopeDim / 2));
-        _pinCos = P(_ring.Pinned > 0 ? (long)_batch * (_c.RopeDim / 2) : 0);
-        _pinSin = P(_ring.Pinned > 0 ? (long)_batch * (_c.RopeDim / 2) : 0);
         _keyCache = P((long)_c.Layers * ContextSize * _c.KvDim);
         _valueCache = P((long)_c.Layers * ContextSize * _c.KvDim);
-        _invFreq = new double[_c.RopeDim / 2];
-        for (int i = 0; i < _invFreq.Length; i++)
-        {
-            double f = Math.Pow(_c.RopeFreqBase, -2.0 * i / _c.RopeDim) * _c.RopeFreqScale;
-            if (_w.RopeFreqFactors is { } ff) f /= ff[i];
-            _invFreq[i] = f;
-        }
+
+        var ropeConfigs = _c.LayerSpecs.Select(s => s.Rope).Distinct().ToList();
+        _ropeOfLayer = _c.LayerSpecs.Select(s => ropeConfigs.IndexOf(s.Rope)).ToArray();
+        _ropes = _b.Positions == PositionKind.Rope
+            ? ropeConfigs.Select(r => new RopeTable(r, _c.RopeDim, _w.RopeFreqFactors, _batch, _ring.Pinned > 0)).ToArray()
+            : [];
+        _windows = _c.LayerSpecs.Select(s => s.Window).Prepend(0).Distinct().ToArray();
+        _viewOfLayer = _c.LayerSpecs.Select(s => Array.IndexOf(_windows, s.Window)).ToArray();
+        _ranges = new KeyRange[_windows.Length * _batch];
+        _queryPos = new long[_batch];
+        _slopes = _b.Positions == PositionKind.Alibi ? AlibiSlopes(_c.Heads, _b.AlibiMaxBias) : [];
+        _shapesScores = _b.AttnSoftCap > 0 || _slopes.Length > 0;
+        _exactGelu = options.Gelu == GeluMode.Tanh;
         _attention.Allocate(Threads, ContextSize);
     }
 
@@ -134,6 +149,18 @@ public sealed unsafe partial class InferenceSession : IDisposable
         Forward(tokens, logits, lastOnly: false);
     }
 
+    /// <summary>Learned positions index a table: a cache whose positions could run past it is refused up front.
+    /// Under a bounded policy positions are counted inside the cache (at most its capacity − 1); a dense cache
+    /// counts stream positions up to its size; stream positions of a bounded cache (<c>@original</c>) never stop.</summary>
+    private void CheckLearnedPositions(CachePolicy policy)
+    {
+        if (_c.Block.Positions != PositionKind.Learned) return;
+        if (policy.OriginalPositions)
+            throw new ArgumentException($"cache policy {policy}: a model with learned absolute positions ({_c.PositionRows} rows) cannot keep stream positions in an endless stream; use positions inside the cache (drop @original)");
+        if (ContextSize > _c.PositionRows)
+            throw new ArgumentException($"cache policy {policy}: {ContextSize} cache slots need {ContextSize} positions, but the model has {_c.PositionRows} learned positions");
+    }
+
     private void Forward(ReadOnlySpan<int> tokens, Span<float> logits, bool lastOnly)
     {
         if (tokens.Length == 0) return;
@@ -152,91 +179,204 @@ public sealed unsafe partial class InferenceSession : IDisposable
         }
     }
 
-    /// <summary>Records what each token of the chunk sees and sets the RoPE angles: stream positions for queries and
-    /// keys, and in-cache positions for the query copy that scores pinned keys once positions are re-indexed.</summary>
+    /// <summary>Records what each token of the chunk sees in every view (full causal, and each sliding window), its
+    /// position as the policy defines it, and the RoPE angles: stream positions for queries and keys, and in-cache
+    /// positions for the query copy that scores pinned keys once positions are re-indexed.</summary>
     private void PlanChunk(int n, long pos0)
     {
-        int half = _c.RopeDim / 2;
         _usePinnedQuery = false;
         for (int t = 0; t < n; t++)
         {
             var (pinned, seg1, seg2, queryPosition) = _ring.Visible(pos0 + t);
-            _visPinned[t] = pinned; _visSeg1[t] = seg1; _visSeg2[t] = seg2; _visQueryPos[t] = queryPosition;
-            SetRopeAngles(pos0 + t, _ropeCos.AsSpan(t * half, half), _ropeSin.AsSpan(t * half, half));
+            int ring = seg1 + seg2;
+            _queryPos[t] = queryPosition;
+            for (int v = 0; v < _windows.Length; v++)
+                _ranges[v * _batch + t] = KeyRange.Of(pinned, ring, queryPosition, _windows[v]);
             if (pinned > 0 && queryPosition != pos0 + t) _usePinnedQuery = true;
         }
-        if (!_usePinnedQuery) return;
-        for (int t = 0; t < n; t++)
-            SetRopeAngles(_visQueryPos[t], _pinCos.AsSpan(t * half, half), _pinSin.AsSpan(t * half, half));
+        foreach (RopeTable r in _ropes)
+        {
+            for (int t = 0; t < n; t++) r.Set(t, pos0 + t, pinned: false);
+            if (_usePinnedQuery) for (int t = 0; t < n; t++) r.Set(t, _queryPos[t], pinned: true);
+        }
     }
 
     /// <summary>One batch of n tokens at positions Position..Position+n-1; writes logits of the last
     /// <paramref name="logitRows"/> tokens.</summary>
     private void ForwardBatch(ReadOnlySpan<int> tokens, Span<float> logits, int logitRows)
     {
-        int n = tokens.Length, dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QDim, hidden = _c.HiddenDim;
+        int n = tokens.Length, dim = _c.Dim;
         long pos0 = Position;
-        int half = _c.RopeDim / 2;
         _stepStart = (int)Math.Min(pos0, int.MaxValue);
-        bool neox = _c.RopeStyle == RopeStyle.NeoX;
         for (int t = 0; t < n; t++) _w.TokenEmbedding.DequantizeRow(tokens[t], _x.AsSpan(t * dim, dim));
+        if (_b.EmbeddingScale != 1f) TensorPrimitives.Multiply(_x.AsSpan(0, n * dim), _b.EmbeddingScale, _x.AsSpan(0, n * dim));
         PlanChunk(n, pos0);
         Fire(HookPoint.Embed, 0, _x, n, dim);
+        if (_w.PositionEmbedding is { } pe)
+        {
+            for (int t = 0; t < n; t++) pe.DequantizeRow(checked((int)_queryPos[t]), _pos.AsSpan(t * dim, dim));
+            Fire(HookPoint.PosEmbed, 0, _pos, n, dim);
+            TensorPrimitives.Add(_x.AsSpan(0, n * dim), _pos.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+        }
 
-        fixed (float* x = _x, xb = _xb, q = _q, k = _k, v = _v, att = _att, hb = _hb, hb2 = _hb2)
+        fixed (float* x = _x, xn = _xn, xn2 = _xn2)
         {
             for (int l = 0; l < _c.Layers; l++)
             {
                 LayerWeights lw = _w.Layers[l];
-                _sinks = lw.AttnSinks;
                 Fire(HookPoint.ResidPre, l, _x, n, dim);
-                for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.AttnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
-                _matmul.Run(xb, dim, n, lw.Wq, q, qDim, lw.Wk, k, kvDim, lw.Wv, v, kvDim);
-                if (lw.BiasQ != null) AddBias(_q, lw.BiasQ, n);
-                if (lw.BiasK != null) AddBias(_k, lw.BiasK, n);
-                if (lw.BiasV != null) AddBias(_v, lw.BiasV, n);
-                long layerBase = (long)l * ContextSize * kvDim;
-                if (_usePinnedQuery) _q.AsSpan(0, n * qDim).CopyTo(_qPinned);
-                for (int t = 0; t < n; t++)
+                float* attnIn = x;
+                if (lw.AttnNorm != null)
                 {
-                    if (_usePinnedQuery)
-                        Ops.Rope(_qPinned.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, _pinCos.AsSpan(t * half, half), _pinSin.AsSpan(t * half, half), neox);
-                    ReadOnlySpan<float> cos = _ropeCos.AsSpan(t * half, half), sin = _ropeSin.AsSpan(t * half, half);
-                    Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, cos, sin, neox);
-                    Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, cos, sin, neox);
+                    Norm(_x, lw.AttnNorm, _xn, n);
+                    attnIn = xn;
+                    Fire(HookPoint.Ln1, l, _xn, n, dim);
                 }
-                Fire(HookPoint.Q, l, _q, n, _c.Heads, _c.HeadDim);
-                Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
-                Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);
-                for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
-                if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
-                    AttentionMaterialized(l, layerBase, n, checked((int)pos0));
-                else
-                    _attention.Run(_pool, layerBase, n);
-                if (lw.AttnGate is { } gate) ApplyGate(gate, n);
-                Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
-                _matmul.Run(lw.Wo, att, qDim, n, xb, dim);
-                Fire(HookPoint.AttnOut, l, _xb, n, dim);
-                TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
-                Fire(HookPoint.ResidMid, l, _x, n, dim);
+                Attention(l, lw, attnIn, n, pos0);
+                if (lw.AttnPostNorm != null) Norm(_ao, lw.AttnPostNorm, _ao, n);
+                Fire(HookPoint.AttnOut, l, _ao, n, dim);
 
-                for (int t = 0; t < n; t++) Ops.RmsNorm(_x.AsSpan(t * dim, dim), lw.FfnNorm, _c.RmsEps, _xb.AsSpan(t * dim, dim));
-                _matmul.Run(xb, dim, n, lw.FfnGate, hb, hidden, lw.FfnUp, hb2, hidden);
-                for (int t = 0; t < n; t++)
-                    Ops.SwiGlu(_hb.AsSpan(t * hidden, hidden), _hb2.AsSpan(t * hidden, hidden), _tmp);
-                Fire(HookPoint.MlpPost, l, _hb, n, hidden);
-                _matmul.Run(lw.FfnDown, hb, hidden, n, xb, dim);
-                TensorPrimitives.Add(_x.AsSpan(0, n * dim), _xb.AsSpan(0, n * dim), _x.AsSpan(0, n * dim));
+                float* mlpIn;
+                if (_b.Residual == ResidualKind.Sequential)
+                {
+                    AddRows(_x, _ao, n);
+                    Fire(HookPoint.ResidMid, l, _x, n, dim);
+                    mlpIn = x;
+                }
+                else mlpIn = attnIn;   // parallel: the MLP reads the block input (its own norm below, or attn_norm's output)
+                if (lw.FfnNorm != null)
+                {
+                    Norm(_x, lw.FfnNorm, _xn2, n);   // sequential: the updated stream; parallel: x is still the block input
+                    mlpIn = xn2;
+                    Fire(HookPoint.Ln2, l, _xn2, n, dim);
+                }
+                Mlp(l, lw, mlpIn, n);
+                if (lw.FfnPostNorm != null) Norm(_mo, lw.FfnPostNorm, _mo, n);
+                Fire(HookPoint.MlpOut, l, _mo, n, dim);
+                if (_b.Residual != ResidualKind.Sequential) AddRows(_x, _ao, n);
+                AddRows(_x, _mo, n);
                 Fire(HookPoint.ResidPost, l, _x, n, dim);
             }
             if (logitRows == 0) return;
             int first = n - logitRows;
             for (int t = first; t < n; t++)
-                Ops.RmsNorm(_x.AsSpan(t * dim, dim), _w.OutputNorm, _c.RmsEps, _xb.AsSpan((t - first) * dim, dim));
-            Fire(HookPoint.LnFinal, 0, _xb, logitRows, dim);
+                NormRow(_x.AsSpan(t * dim, dim), _w.OutputNorm, _xn.AsSpan((t - first) * dim, dim));
+            Fire(HookPoint.LnFinal, 0, _xn, logitRows, dim);
             fixed (float* lg = logits)
-                _matmul.Run(_w.Output, xb, dim, logitRows, lg, _c.VocabSize);
+                _matmul.Run(_w.Output, xn, dim, logitRows, lg, _c.VocabSize);
+            if (_b.FinalSoftCap > 0) Ops.SoftCap(logits[..(logitRows * _c.VocabSize)], _b.FinalSoftCap);
             Fire(HookPoint.Logits, 0, logits, logitRows, _c.VocabSize);
+        }
+    }
+
+    /// <summary>The attention sub-layer of layer <paramref name="l"/> on its input rows; output (after W_o and its
+    /// bias) in <c>_ao</c>.</summary>
+    private void Attention(int l, LayerWeights lw, float* input, int n, long pos0)
+    {
+        int dim = _c.Dim, kvDim = _c.KvDim, qDim = _c.QDim;
+        fixed (float* q = _q, k = _k, v = _v, att = _att, ao = _ao)
+        {
+            _matmul.Run(input, dim, n, lw.Wq, q, qDim, lw.Wk, k, kvDim, lw.Wv, v, kvDim);
+            if (lw.BiasQ != null) AddBias(_q, lw.BiasQ, n);
+            if (lw.BiasK != null) AddBias(_k, lw.BiasK, n);
+            if (lw.BiasV != null) AddBias(_v, lw.BiasV, n);
+            if (_b.ClampQkv > 0)
+            {
+                Clamp(_q.AsSpan(0, n * qDim), _b.ClampQkv);
+                Clamp(_k.AsSpan(0, n * kvDim), _b.ClampQkv);
+                Clamp(_v.AsSpan(0, n * kvDim), _b.ClampQkv);
+            }
+            if (lw.QNorm != null) QkNorm(_q, lw.QNorm, n, _c.Heads);
+            if (lw.KNorm != null) QkNorm(_k, lw.KNorm, n, _c.KvHeads);
+            if (_ropes.Length > 0) Rotate(_ropes[_ropeOfLayer[l]], n);
+            Fire(HookPoint.Q, l, _q, n, _c.Heads, _c.HeadDim);
+            Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
+            Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);
+            long layerBase = (long)l * ContextSize * kvDim;
+            for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+            _sinks = lw.AttnSinks;
+            int view = _viewOfLayer[l];
+            if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
+                AttentionMaterialized(l, layerBase, view, n, checked((int)pos0));
+            else
+                _attention.Run(_pool, layerBase, view, n);
+            if (lw.AttnGate is { } gate) ApplyGate(gate, input, n);
+            Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
+            _matmul.Run(lw.Wo, att, qDim, n, ao, dim);
+            if (lw.BiasO != null) AddBias(_ao, lw.BiasO, n);
+        }
+    }
+
+    /// <summary>The MLP of layer <paramref name="l"/> on its input rows; output (after the down projection and its
+    /// bias) in <c>_mo</c>.</summary>
+    private void Mlp(int l, LayerWeights lw, float* input, int n)
+    {
+        int dim = _c.Dim, hidden = _c.HiddenDim;
+        fixed (float* hb = _hb, hb2 = _hb2, mo = _mo)
+        {
+            if (lw.FfnGate is { } gate)
+            {
+                _matmul.Run(input, dim, n, gate, hb, hidden, lw.FfnUp, hb2, hidden);
+                if (lw.BiasGate != null) AddBias(_hb, lw.BiasGate, n);
+                if (lw.BiasUp != null) AddBias(_hb2, lw.BiasUp, n);
+                for (int t = 0; t < n; t++)
+                {
+                    Span<float> g = _hb.AsSpan(t * hidden, hidden);
+                    if (_b.Mlp == MlpKind.GeGlu) Ops.GeGlu(g, _hb2.AsSpan(t * hidden, hidden), _exactGelu);
+                    else Ops.SwiGlu(g, _hb2.AsSpan(t * hidden, hidden), _tmp);
+                }
+            }
+            else
+            {
+                _matmul.Run(lw.FfnUp, input, dim, n, hb, hidden);
+                if (lw.BiasUp != null) AddBias(_hb, lw.BiasUp, n);
+                Gelu.Apply(_hb.AsSpan(0, n * hidden), _exactGelu);
+            }
+            Fire(HookPoint.MlpPost, l, _hb, n, hidden);
+            _matmul.Run(lw.FfnDown, hb, hidden, n, mo, dim);
+            if (lw.BiasDown != null) AddBias(_mo, lw.BiasDown, n);
+        }
+    }
+
+    /// <summary>Normalises n rows of width Dim from <paramref name="src"/> into <paramref name="dst"/> (may be the same).</summary>
+    private void Norm(float[] src, NormWeights w, float[] dst, int n)
+    {
+        int dim = _c.Dim;
+        for (int t = 0; t < n; t++) NormRow(src.AsSpan(t * dim, dim), w, dst.AsSpan(t * dim, dim));
+    }
+
+    private void NormRow(ReadOnlySpan<float> x, NormWeights w, Span<float> y)
+    {
+        if (_b.Norm == NormKind.LayerNorm) Ops.LayerNorm(x, w.Weight, w.Bias, _c.NormEps, y);
+        else Ops.RmsNorm(x, w.Weight, _c.NormEps, y);
+    }
+
+    /// <summary>Q/K norm of n rows of <paramref name="heads"/> heads: each head's vector on its own (per head), or the
+    /// whole row at once.</summary>
+    private void QkNorm(float[] rows, NormWeights w, int n, int heads)
+    {
+        int width = heads * _c.HeadDim, part = w.Weight.Length;
+        for (int t = 0; t < n; t++)
+            for (int o = 0; o < width; o += part)
+            {
+                Span<float> s = rows.AsSpan(t * width + o, part);
+                NormRow(s, w, s);
+            }
+    }
+
+    /// <summary>RoPE on the chunk's queries and keys (and the pinned-key query copy when positions are re-indexed).</summary>
+    private void Rotate(RopeTable r, int n)
+    {
+        int half = _c.RopeDim / 2, qDim = _c.QDim, kvDim = _c.KvDim;
+        bool neox = _c.RopeStyle == RopeStyle.NeoX;
+        if (_usePinnedQuery) _q.AsSpan(0, n * qDim).CopyTo(_qPinned);
+        for (int t = 0; t < n; t++)
+        {
+            if (_usePinnedQuery)
+                Ops.Rope(_qPinned.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, r.PinCos.AsSpan(t * half, half), r.PinSin.AsSpan(t * half, half), neox);
+            ReadOnlySpan<float> cos = r.Cos.AsSpan(t * half, half), sin = r.Sin.AsSpan(t * half, half);
+            Ops.Rope(_q.AsSpan(t * qDim, qDim), _c.Heads, _c.HeadDim, cos, sin, neox);
+            Ops.Rope(_k.AsSpan(t * kvDim, kvDim), _c.KvHeads, _c.HeadDim, cos, sin, neox);
         }
     }
 
@@ -252,17 +392,25 @@ public sealed unsafe partial class InferenceSession : IDisposable
         }
     }
 
+    private static void Clamp(Span<float> s, float c)
+    {
+        TensorPrimitives.Max(s, -c, s);
+        TensorPrimitives.Min(s, c, s);
+    }
+
+    private void AddRows(float[] x, float[] add, int n) => TensorPrimitives.Add(x.AsSpan(0, n * _c.Dim), add.AsSpan(0, n * _c.Dim), x.AsSpan(0, n * _c.Dim));
+
     /// <summary>Adds a projection bias to each of the n rows of <paramref name="rows"/>.</summary>
     private static void AddBias(float[] rows, float[] bias, int n)
     {
         for (int t = 0; t < n; t++) TensorPrimitives.Add(rows.AsSpan(t * bias.Length, bias.Length), bias, rows.AsSpan(t * bias.Length, bias.Length));
     }
 
-    /// <summary>Gated attention: z[t, h, :] ×= sigmoid(w_h · x̂_t), x̂ the block's normalised input (still in xb).</summary>
-    private void ApplyGate(WeightMatrix gate, int n)
+    /// <summary>Gated attention: z[t, h, :] ×= sigmoid(w_h · x̂_t), x̂ the attention's (normalised) input.</summary>
+    private void ApplyGate(WeightMatrix gate, float* input, int n)
     {
         int heads = _c.Heads, hd = _c.HeadDim;
-        fixed (float* xb = _xb, g = _gate) _matmul.Run(gate, xb, _c.Dim, n, g, heads);
+        fixed (float* g = _gate) _matmul.Run(gate, input, _c.Dim, n, g, heads);
         TensorPrimitives.Sigmoid(_gate.AsSpan(0, n * heads), _gate.AsSpan(0, n * heads));
         for (int t = 0; t < n; t++)
             for (int h = 0; h < heads; h++)
@@ -294,19 +442,45 @@ public sealed unsafe partial class InferenceSession : IDisposable
         TensorPrimitives.Multiply(row, 1f / sum, row);
     }
 
-    private static int HiddenOrDim(ModelConfig c) => Math.Max(c.HiddenDim, c.Dim);
-
-    /// <summary>cos/sin of position · θ_i for each rotated pair i (θ_i from base, scaling and rope_freqs).</summary>
-    private void SetRopeAngles(long position, Span<float> cos, Span<float> sin)
+    /// <summary>What the architecture adds to raw scores of visible keys: soft-capping, then ALiBi's −slope · distance.
+    /// <paramref name="distance0"/> is the distance of the row's first key; distances fall by one per key.</summary>
+    internal void ShapeScores(Span<float> row, int head, long distance0)
     {
-        for (int i = 0; i < _invFreq.Length; i++)
-        {
-            double theta = position * _invFreq[i];
-            cos[i] = (float)Math.Cos(theta);
-            sin[i] = (float)Math.Sin(theta);
-        }
+        if (_b.AttnSoftCap > 0) Ops.SoftCap(row, _b.AttnSoftCap);
+        if (_slopes.Length == 0) return;
+        float slope = _slopes[head];
+        for (int j = 0; j < row.Length; j++) row[j] -= slope * (distance0 - j);
+    }
+
+    /// <summary>ALiBi slopes as ggml computes them: n2 = 2^⌊log2 heads⌋, m0 = 2^(−max/n2), m1 = 2^(−max/2/n2);
+    /// head h &lt; n2 gets m0^(h+1), the rest m1^(2(h−n2)+1).</summary>
+    internal static float[] AlibiSlopes(int heads, float maxBias)
+    {
+        int n2 = 1 << (int)Math.Floor(Math.Log2(heads));
+        float m0 = MathF.Pow(2f, -maxBias / n2), m1 = MathF.Pow(2f, -(maxBias / 2f) / n2);
+        var s = new float[heads];
+        for (int h = 0; h < heads; h++) s[h] = h < n2 ? MathF.Pow(m0, h + 1) : MathF.Pow(m1, 2 * (h - n2) + 1);
+        return s;
     }
 
     /// <summary>Stops the worker threads.</summary>
     public void Dispose() => _pool.Dispose();
+}
+
+/// <summary>The cached keys one token sees in one view: pinned slots [PinFrom, PinTo) and the ring tokens from
+/// chronological index RingSkip to Ring (the token itself last); QueryPos is its position for pinned keys and ALiBi.</summary>
+internal readonly record struct KeyRange(int PinFrom, int PinTo, int RingSkip, int Ring, long QueryPos)
+{
+    /// <summary>Keys seen in total.</summary>
+    public int Count => PinTo - PinFrom + Ring - RingSkip;
+
+    /// <summary>The range under a sliding window (0 = none): a key at distance d is seen when d &lt; window. Ring keys
+    /// are consecutive and end at the query, so their distances are the same in stream and in-cache positions;
+    /// pinned key i is at distance queryPos − i in the positions the policy uses.</summary>
+    public static KeyRange Of(int pinned, int ring, long queryPos, int window)
+    {
+        if (window <= 0) return new(0, pinned, 0, ring, queryPos);
+        int pinFrom = (int)Math.Clamp(queryPos - window + 1, 0, pinned);
+        return new(pinFrom, pinned, Math.Max(0, ring - window), ring, queryPos);
+    }
 }

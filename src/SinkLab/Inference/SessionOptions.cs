@@ -13,4 +13,16 @@ public sealed record SessionOptions
     public CachePolicy Cache { get; init; } = CachePolicy.Full;
     /// <summary>Most tokens one forward step processes together (prefill batch).</summary>
     public int BatchSize { get; init; } = 512;
+    /// <summary>How GELU is evaluated: through ggml's fp16 table (default: llama.cpp's numbers) or by the tanh formula in
+    /// float32 (PyTorch's <c>gelu(approximate="tanh")</c>, smooth in its input).</summary>
+    public GeluMode Gelu { get; init; } = GeluMode.Ggml;
+}
+
+/// <summary>How GELU is evaluated.</summary>
+public enum GeluMode
+{
+    /// <summary>As ggml's CPU backend: x rounded to fp16, the tanh approximation looked up in a table of fp16 values.</summary>
+    Ggml,
+    /// <summary>The tanh approximation 0.5·x·(1 + tanh(√(2/π)·x·(1 + 0.044715·x²))) in float32, no rounding.</summary>
+    Tanh,
 }

@@ -2,7 +2,8 @@ using System.Numerics.Tensors;
 
 namespace SinkLab.Kernels;
 
-/// <summary>Element-wise operators of the forward pass (RMSNorm, RoPE, softmax, SwiGLU) over spans.</summary>
+/// <summary>Element-wise operators of the forward pass (norms, RoPE, softmax, GLU activations, soft-capping) over spans.
+/// Source and destination may be the same span.</summary>
 internal static class Ops
 {
     /// <summary>y = x / sqrt(mean(x²) + eps) ⊙ g.</summary>
@@ -12,6 +13,25 @@ internal static class Ops
         float scale = 1f / MathF.Sqrt(ss / x.Length + eps);
         TensorPrimitives.Multiply(x, scale, y);
         TensorPrimitives.Multiply(y, g, y);
+    }
+
+    /// <summary>y = (x − mean(x)) / sqrt(var(x) + eps) ⊙ g (+ b), as ggml's norm then mul/add compute it.</summary>
+    public static void LayerNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> g, ReadOnlySpan<float> b, float eps, Span<float> y)
+    {
+        float mean = TensorPrimitives.Sum(x) / x.Length;
+        TensorPrimitives.Subtract(x, mean, y);
+        float variance = TensorPrimitives.SumOfSquares(y) / x.Length;
+        TensorPrimitives.Multiply(y, 1f / MathF.Sqrt(variance + eps), y);
+        TensorPrimitives.Multiply(y, g, y);
+        if (!b.IsEmpty) TensorPrimitives.Add(y, b, y);
+    }
+
+    /// <summary>x ← cap · tanh(x / cap) (Gemma 2's soft-capping of scores and logits).</summary>
+    public static void SoftCap(Span<float> x, float cap)
+    {
+        TensorPrimitives.Multiply(x, 1f / cap, x);
+        TensorPrimitives.Tanh(x, x);
+        TensorPrimitives.Multiply(x, cap, x);
     }
 
     /// <summary>Rotates each head of <paramref name="x"/> (heads × headDim) by the angles whose cos/sin are given
@@ -47,6 +67,13 @@ internal static class Ops
         TensorPrimitives.Exp(x, x);
         float sum = TensorPrimitives.Sum(x);
         TensorPrimitives.Multiply(x, 1f / sum, x);
+    }
+
+    /// <summary>gate ← gelu(gate) ⊙ up (GeGLU), GELU as <see cref="Gelu"/> computes it.</summary>
+    public static void GeGlu(Span<float> gate, ReadOnlySpan<float> up, bool exact)
+    {
+        Gelu.Apply(gate, exact);
+        TensorPrimitives.Multiply(gate, up, gate);
     }
 
     /// <summary>gate ← silu(gate) ⊙ up.</summary>

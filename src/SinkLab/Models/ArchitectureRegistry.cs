@@ -1,32 +1,29 @@
 using SinkLab.Gguf;
+using SinkLab.Models.Architectures;
 
 namespace SinkLab.Models;
 
-/// <summary>What distinguishes one Llama-family architecture from another; one row per architecture.</summary>
-/// <param name="Name">Value of <c>general.architecture</c>.</param>
-/// <param name="Rope">RoPE pairing the architecture uses.</param>
-/// <param name="QkvBias">Whether the Q, K and V projections carry biases (<c>blk.N.attn_{q,k,v}.bias</c>).</param>
-public sealed record ArchitectureSpec(string Name, RopeStyle Rope, bool QkvBias = false);
-
 /// <summary>
-/// The architectures SinkLab runs. Adding one that shares the Llama graph is one row here; keys and tensor names
-/// come from <see cref="GgufKeys"/>.
+/// The architectures SinkLab runs: one row each. Adding one is a file under <c>Models/Architectures/</c> and a row
+/// here; keys and tensor names come from <see cref="GgufKeys"/>.
 /// </summary>
 public static class ArchitectureRegistry
 {
-    private static readonly Dictionary<string, ArchitectureSpec> Specs = new(StringComparer.Ordinal)
-    {
-        ["llama"] = new("llama", RopeStyle.Normal),          // also Mistral, SmolLM, TinyLlama (converted as llama)
-        ["qwen2"] = new("qwen2", RopeStyle.NeoX, QkvBias: true),
-    };
+    private static readonly Architecture[] Rows =
+    [
+        new Llama(), new Qwen2(), new Qwen3(), new Gemma(), new Gemma2(), new Gemma3(), new Phi3(), new Gpt2(),
+        new GptNeoX(), new Mpt(), new Olmo2(), new Starcoder2(), new StableLm(),
+    ];
 
-    /// <summary>Names of the supported architectures.</summary>
-    public static IReadOnlyCollection<string> Supported => Specs.Keys;
+    private static readonly Dictionary<string, Architecture> ByName = Rows.ToDictionary(a => a.Name, StringComparer.Ordinal);
+
+    /// <summary>Names of the supported architectures (<c>general.architecture</c> values), in table order.</summary>
+    public static IReadOnlyList<string> Supported { get; } = Rows.Select(a => a.Name).ToArray();
 
     /// <summary>The row for <paramref name="architecture"/>.</summary>
-    /// <exception cref="ModelNotSupportedException">The architecture is not in the table.</exception>
-    public static ArchitectureSpec Get(string architecture, string file)
-        => Specs.TryGetValue(architecture, out ArchitectureSpec? spec) ? spec
+    /// <exception cref="ModelNotSupportedException">The architecture is not in the table; the message lists those that are.</exception>
+    public static Architecture Get(string architecture, string file)
+        => ByName.TryGetValue(architecture, out Architecture? a) ? a
             : throw new ModelNotSupportedException(architecture,
-                $"{file}: architecture '{architecture}' is not supported (supported: {string.Join(", ", Specs.Keys)})");
+                $"{file}: architecture '{architecture}' is not supported (supported: {string.Join(", ", Supported)})");
 }

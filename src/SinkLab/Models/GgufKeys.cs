@@ -28,6 +28,8 @@ public static class GgufKeys
     public const string AddBos = "tokenizer.ggml.add_bos_token";
     public const string AddEos = "tokenizer.ggml.add_eos_token";
     public const string AddSpacePrefix = "tokenizer.ggml.add_space_prefix";
+    public const string ChatTemplate = "tokenizer.chat_template";
+    public const string EotId = "tokenizer.ggml.eot_token_id";
 
     // Suffixes of "{arch}.*" keys.
     public const string ContextLength = "context_length";
@@ -39,6 +41,14 @@ public static class GgufKeys
     public const string KeyLength = "attention.key_length";
     public const string ValueLength = "attention.value_length";
     public const string RmsEpsilon = "attention.layer_norm_rms_epsilon";
+    public const string LayerNormEpsilon = "attention.layer_norm_epsilon";
+    public const string SlidingWindow = "attention.sliding_window";
+    public const string MaxAlibiBias = "attention.max_alibi_bias";
+    public const string ClampKqv = "attention.clamp_kqv";
+    public const string AttnLogitSoftcap = "attn_logit_softcapping";
+    public const string FinalLogitSoftcap = "final_logit_softcapping";
+    public const string ParallelResidual = "use_parallel_residual";
+    public const string RopeFreqBaseSwa = "rope.freq_base_swa";
     public const string RopeDimensionCount = "rope.dimension_count";
     public const string RopeFreqBase = "rope.freq_base";
     public const string RopeScalingType = "rope.scaling.type";
@@ -52,10 +62,20 @@ public static class GgufKeys
 
     // Tensor names.
     public const string TokenEmbedding = "token_embd.weight";
+    public const string PositionEmbedding = "position_embd.weight";   // gpt2: learned absolute positions
     public const string OutputNorm = "output_norm.weight";
+    public const string OutputNormBias = "output_norm.bias";
     public const string Output = "output.weight";
     public const string RopeFreqs = "rope_freqs.weight";
     public const string AttnNorm = "attn_norm.weight";
+    public const string AttnNormBias = "attn_norm.bias";
+    public const string AttnQkv = "attn_qkv.weight";        // fused Q|K|V rows (phi3, gpt2, gptneox, mpt)
+    public const string AttnQkvBias = "attn_qkv.bias";
+    public const string AttnQNorm = "attn_q_norm.weight";   // QK-norm (qwen3, gemma3: per head; olmo2: whole)
+    public const string AttnKNorm = "attn_k_norm.weight";
+    public const string AttnOutputBias = "attn_output.bias";
+    public const string PostAttentionNorm = "post_attention_norm.weight";   // gemma2/3 sandwich, olmo2 post-norm
+    public const string PostFfwNorm = "post_ffw_norm.weight";
     public const string AttnQ = "attn_q.weight";
     public const string AttnK = "attn_k.weight";
     public const string AttnV = "attn_v.weight";
@@ -66,6 +86,11 @@ public static class GgufKeys
     public const string AttnSinks = "attn_sinks.weight";   // gpt-oss: one learned logit per head
     public const string AttnGate = "attn_gate.weight";     // SinkLab gated attention: one gate row per head
     public const string FfnNorm = "ffn_norm.weight";
+    public const string FfnNormBias = "ffn_norm.bias";
+    public const string FfnUpBias = "ffn_up.bias";
+    public const string FfnGateBias = "ffn_gate.bias";
+    public const string FfnDownBias = "ffn_down.bias";
+    public const string RopeFactorsLong = "rope_factors_long.weight";   // phi3 LongRoPE (not supported)
     public const string FfnGate = "ffn_gate.weight";
     public const string FfnDown = "ffn_down.weight";
     public const string FfnUp = "ffn_up.weight";

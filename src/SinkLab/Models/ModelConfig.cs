@@ -1,14 +1,5 @@
 namespace SinkLab.Models;
 
-/// <summary>How RoPE pairs the dimensions of a head.</summary>
-public enum RopeStyle
-{
-    /// <summary>Adjacent pairs (x[2i], x[2i+1]): llama.cpp's <c>LLAMA_ROPE_TYPE_NORM</c>, used by GGUF llama models.</summary>
-    Normal,
-    /// <summary>Halves (x[i], x[i + d/2]): GPT-NeoX ordering, used by qwen2 and others.</summary>
-    NeoX,
-}
-
 /// <summary>How attention turns scores into weights.</summary>
 public enum AttentionVariant
 {
@@ -50,7 +41,8 @@ public static class AttentionVariantNames
 }
 
 /// <summary>
-/// Hyper-parameters of a Llama-family model, normalised once from the file. Derived sizes are members.
+/// Hyper-parameters of a model, normalised once from the file: sizes, the block description every layer executes
+/// (<see cref="Block"/>) and what changes per layer (<see cref="LayerSpecs"/>). Derived sizes are members.
 /// </summary>
 public sealed record ModelConfig
 {
@@ -62,7 +54,7 @@ public sealed record ModelConfig
     public required int ContextLength { get; init; }
     /// <summary>Width of the residual stream.</summary>
     public required int Dim { get; init; }
-    /// <summary>Width of the SwiGLU hidden layer.</summary>
+    /// <summary>Width of the MLP's hidden layer.</summary>
     public required int HiddenDim { get; init; }
     /// <summary>Number of transformer blocks.</summary>
     public required int Layers { get; init; }
@@ -72,9 +64,9 @@ public sealed record ModelConfig
     public required int KvHeads { get; init; }
     /// <summary>Dimension of one head.</summary>
     public required int HeadDim { get; init; }
-    /// <summary>RMSNorm epsilon.</summary>
-    public required float RmsEps { get; init; }
-    /// <summary>RoPE base frequency θ.</summary>
+    /// <summary>Epsilon of every norm (RMSNorm or LayerNorm, per <see cref="BlockDescription.Norm"/>).</summary>
+    public required float NormEps { get; init; }
+    /// <summary>RoPE base frequency θ of the global (full-attention) layers.</summary>
     public float RopeFreqBase { get; init; } = 10000f;
     /// <summary>Number of leading dimensions of each head that RoPE rotates.</summary>
     public required int RopeDim { get; init; }
@@ -88,6 +80,12 @@ public sealed record ModelConfig
     public AttentionVariant Attention { get; init; } = AttentionVariant.Softmax;
     /// <summary>Bias b of sigmoid attention (<c>sinklab.attention.sigmoid_bias</c>).</summary>
     public float SigmoidBias { get; init; }
+    /// <summary>The block every layer executes.</summary>
+    public required BlockDescription Block { get; init; }
+    /// <summary>Per layer: sliding window and RoPE frequencies (<see cref="Layers"/> entries).</summary>
+    public required IReadOnlyList<LayerSpec> LayerSpecs { get; init; }
+    /// <summary>Rows of the learned position embedding (0 without one): the most positions the model can see.</summary>
+    public int PositionRows { get; init; }
 
     /// <summary>Width of all query heads together.</summary>
     public int QDim => Heads * HeadDim;

@@ -1,9 +1,15 @@
+using System.Globalization;
 using SinkLab.Gguf;
 using SinkLab.Tokenization;
 
 namespace SinkLab.Models;
 
-/// <summary>Reads hyper-parameters through the registry, checks every tensor's presence, type and shape.</summary>
+/// <summary>
+/// Reads the hyper-parameters through the architecture's registry row into a <see cref="ModelConfig"/>, then finds
+/// every tensor the description needs, checking presence, type and shape. Tensors are read by llama.cpp's names,
+/// which are the same for every architecture; fused forms (attn_qkv, Phi-3's gate|up) are split into views, and
+/// biases are read wherever the file has them.
+/// </summary>
 internal static unsafe class ModelLoader
 {
     private static readonly GgmlType[] MatrixTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
@@ -11,40 +17,60 @@ internal static unsafe class ModelLoader
 
     public static Model Load(GgufFile f)
     {
-        string arch = f.GetString(GgufKeys.Architecture);
-        ArchitectureSpec spec = ArchitectureRegistry.Get(arch, f.FilePath);
-        string K(string suffix) => GgufKeys.Arch(arch, suffix);
-
         ITokenizer tokenizer = TokenizerFactory.FromGguf(f);
-        int dim = f.GetInt(K(GgufKeys.EmbeddingLength), 1, 1 << 16);
-        int heads = f.GetInt(K(GgufKeys.HeadCount), 1, 1 << 12);
-        int kvHeads = f.GetInt(K(GgufKeys.HeadCountKv), heads, 1, heads);
+        ModelConfig config = ReadConfig(f).Config;
+        if (config.VocabSize != tokenizer.VocabSize)
+            throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.TokenEmbedding}' rows", $"the vocabulary size {tokenizer.VocabSize}", config.VocabSize.ToString(CultureInfo.InvariantCulture));
+        return new Model(f, config, LoadWeights(f, config), tokenizer);
+    }
+
+    /// <summary>The architecture and normalised configuration of <paramref name="f"/> (keys and tensor shapes only).
+    /// With <paramref name="tokenEmbeddingRows"/>, a file of keys alone is read for planning its tensors: the vocabulary
+    /// is that many tokens and a learned position table has context_length rows.</summary>
+    public static (Architecture Arch, ModelConfig Config) ReadConfig(GgufFile f, int? tokenEmbeddingRows = null)
+    {
+        string name = f.GetString(GgufKeys.Architecture);
+        Architecture arch = ArchitectureRegistry.Get(name, f.FilePath);
+        var k = new ArchKeys(f, name, planning: tokenEmbeddingRows != null);
+        string S(string suffix) => k.Key(suffix);
+        static string Text(double v) => v.ToString(CultureInfo.InvariantCulture);
+
+        int dim = k.Int(GgufKeys.EmbeddingLength, 1, 1 << 16);
+        int heads = k.Int(GgufKeys.HeadCount, 1, 1 << 12);
+        int kvHeads = k.Int(GgufKeys.HeadCountKv, heads, 1, heads);
         if (heads % kvHeads != 0)
-            throw new GgufFormatException(f.FilePath, -1, $"metadata key '{K(GgufKeys.HeadCountKv)}'", $"a divisor of head_count {heads}", kvHeads.ToString());
-        int headDim = f.GetInt(K(GgufKeys.KeyLength), dim / heads, 1, 1 << 12);
-        if (dim % heads != 0 && !f.TryGetValue(K(GgufKeys.KeyLength), out _))
-            throw new GgufFormatException(f.FilePath, -1, $"metadata key '{K(GgufKeys.HeadCount)}'", $"a divisor of embedding_length {dim}", heads.ToString());
-        if (f.GetInt(K(GgufKeys.ValueLength), headDim, 1, 1 << 12) != headDim)
-            throw new ModelNotSupportedException(K(GgufKeys.ValueLength), $"{f.FilePath}: value_length different from key_length is not supported");
-        int ropeDim = f.GetInt(K(GgufKeys.RopeDimensionCount), headDim, 2, headDim);
+            throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.HeadCountKv)}'", $"a divisor of head_count {heads}", Text(kvHeads));
+        if (dim % heads != 0 && !k.Has(GgufKeys.KeyLength))
+            throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.HeadCount)}'", $"a divisor of embedding_length {dim}", Text(heads));
+        int headDim = k.Int(GgufKeys.KeyLength, dim / heads, 1, 1 << 12);
+        if (k.Int(GgufKeys.ValueLength, headDim, 1, 1 << 12) != headDim)
+            throw new ModelNotSupportedException(S(GgufKeys.ValueLength), $"{f.FilePath}: value_length different from key_length is not supported");
+        int layers = k.Int(GgufKeys.BlockCount, 1, 4096);
+        float eps = k.Float(arch.Norm == NormKind.RmsNorm ? GgufKeys.RmsEpsilon : GgufKeys.LayerNormEpsilon);
+        if (!(eps > 0)) throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(arch.Norm == NormKind.RmsNorm ? GgufKeys.RmsEpsilon : GgufKeys.LayerNormEpsilon)}'", "a positive epsilon", Text(eps));
+
+        var sizes = new ModelSizes(dim, layers, heads, headDim);
+        BlockDescription block = arch.Describe(k, sizes) with { Norm = arch.Norm };
+        if (block.AttnSoftCap < 0 || block.FinalSoftCap < 0 || block.ClampQkv < 0 || block.AlibiMaxBias < 0)
+            throw new GgufFormatException(f.FilePath, -1, $"{name} soft-caps / clamp_kqv / max_alibi_bias", "non-negative values",
+                $"{Text(block.AttnSoftCap)} / {Text(block.FinalSoftCap)} / {Text(block.ClampQkv)} / {Text(block.AlibiMaxBias)}");
+
+        bool rope = block.Positions == PositionKind.Rope;
+        int ropeDim = rope ? k.Int(GgufKeys.RopeDimensionCount, headDim, 2, headDim) : 0;
         if (ropeDim % 2 != 0)
-            throw new GgufFormatException(f.FilePath, -1, $"metadata key '{K(GgufKeys.RopeDimensionCount)}'", "an even number", ropeDim.ToString());
+            throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.RopeDimensionCount)}'", "an even number", Text(ropeDim));
+        float freqBase = k.Float(GgufKeys.RopeFreqBase, 10000f);
+        if (!(freqBase > 0)) throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.RopeFreqBase)}'", "a positive base", Text(freqBase));
+        var global = new RopeConfig(freqBase, RopeScale(f, k));
+        LayerSpec[] specs = arch.LayerSpecs(k, sizes, global);
+        foreach (LayerSpec spec in specs)
+            if (!(spec.Rope.Base > 0))
+                throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.RopeFreqBaseSwa)}'", "a positive base", Text(spec.Rope.Base));
 
-        string? scaling = f.GetStringOrNull(K(GgufKeys.RopeScalingType));
-        float freqScale = 1f;
-        if (scaling is "linear")
-        {
-            float factor = f.GetFloat(K(GgufKeys.RopeScalingFactor), 1f);
-            if (factor <= 0) throw new GgufFormatException(f.FilePath, -1, $"metadata key '{K(GgufKeys.RopeScalingFactor)}'", "a positive factor", factor.ToString(System.Globalization.CultureInfo.InvariantCulture));
-            freqScale = 1f / factor;
-        }
-        else if (scaling is not (null or "none"))
-            throw new ModelNotSupportedException(scaling, $"{f.FilePath}: rope scaling '{scaling}' is not supported (supported: none, linear, llama3 via rope_freqs.weight)");
-
-        GgufTensorInfo embInfo = Tensor(f, GgufKeys.TokenEmbedding);
-        int vocab = (int)Math.Min(int.MaxValue, embInfo.RowCount);
-        if (vocab != tokenizer.VocabSize)
-            throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.TokenEmbedding}' rows", $"the vocabulary size {tokenizer.VocabSize}", vocab.ToString());
+        int context = k.Int(GgufKeys.ContextLength, 1, int.MaxValue);
+        int vocab = tokenEmbeddingRows ?? (int)Math.Min(int.MaxValue, Tensor(f, GgufKeys.TokenEmbedding).RowCount);
+        int positionRows = block.Positions != PositionKind.Learned ? 0
+            : tokenEmbeddingRows != null ? context : (int)Math.Min(int.MaxValue, Tensor(f, GgufKeys.PositionEmbedding).RowCount);
 
         string variantName = f.GetStringOrNull(GgufKeys.AttentionVariant) ?? "softmax";
         if (!AttentionVariantNames.TryParse(variantName, out AttentionVariant variant))
@@ -52,63 +78,121 @@ internal static unsafe class ModelLoader
                 $"{f.FilePath}: attention variant '{variantName}' is not supported (supported: {string.Join(", ", AttentionVariantNames.All)})");
         var config = new ModelConfig
         {
-            Architecture = arch,
+            Architecture = name,
             VocabSize = vocab,
-            ContextLength = f.GetInt(K(GgufKeys.ContextLength), 1, int.MaxValue),
+            ContextLength = context,
             Dim = dim,
-            HiddenDim = f.GetInt(K(GgufKeys.FeedForwardLength), 1, 1 << 20),
-            Layers = f.GetInt(K(GgufKeys.BlockCount), 1, 4096),
+            HiddenDim = k.Int(GgufKeys.FeedForwardLength, 1, 1 << 20),
+            Layers = layers,
             Heads = heads,
             KvHeads = kvHeads,
             HeadDim = headDim,
-            RmsEps = f.GetFloat(K(GgufKeys.RmsEpsilon), 1e-5f),
-            RopeFreqBase = f.GetFloat(K(GgufKeys.RopeFreqBase), 10000f),
+            NormEps = eps,
+            RopeFreqBase = freqBase,
             RopeDim = ropeDim,
-            RopeStyle = spec.Rope,
-            RopeFreqScale = freqScale,
-            TiedOutput = !f.TryGetTensor(GgufKeys.Output, out _),
+            RopeStyle = arch.RopeStyle,
+            RopeFreqScale = global.FreqScale,
+            TiedOutput = !arch.Layout.Output || (tokenEmbeddingRows == null && !f.TryGetTensor(GgufKeys.Output, out _)),
             Attention = variant,
             SigmoidBias = f.GetFloat(GgufKeys.SigmoidBias, 0f),
+            Block = block,
+            LayerSpecs = specs,
+            PositionRows = positionRows,
         };
-        if (config.RmsEps <= 0 || config.RopeFreqBase <= 0)
-            throw new GgufFormatException(f.FilePath, -1, "rms epsilon / rope.freq_base", "positive values", $"{config.RmsEps} / {config.RopeFreqBase}");
+        return (arch, config);
+    }
 
-        // Required where the architecture has them; read when present otherwise.
-        float[]? Bias(string name, int length) => spec.QkvBias || f.TryGetTensor(name, out _) ? Vector(f, name, length) : null;
-        var layers = new LayerWeights[config.Layers];
-        for (int l = 0; l < config.Layers; l++)
+    /// <summary>Linear RoPE scaling (1 / rope.scaling.factor) or 1; other scalings are refused by name.</summary>
+    private static float RopeScale(GgufFile f, ArchKeys k)
+    {
+        string? scaling = f.GetStringOrNull(k.Key(GgufKeys.RopeScalingType));
+        if (scaling is null or "none") return 1f;
+        if (scaling is not "linear")
+            throw new ModelNotSupportedException(scaling, $"{f.FilePath}: rope scaling '{scaling}' is not supported (supported: none, linear, llama3 via rope_freqs.weight)");
+        float factor = k.Float(GgufKeys.RopeScalingFactor, 1f);
+        if (!(factor > 0)) throw new GgufFormatException(f.FilePath, -1, $"metadata key '{k.Key(GgufKeys.RopeScalingFactor)}'", "a positive factor", factor.ToString(CultureInfo.InvariantCulture));
+        return 1f / factor;
+    }
+
+    private static ModelWeights LoadWeights(GgufFile f, ModelConfig c)
+    {
+        BlockDescription b = c.Block;
+        int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, hidden = c.HiddenDim;
+        var layers = new LayerWeights[c.Layers];
+        for (int l = 0; l < c.Layers; l++)
         {
             string B(string s) => GgufKeys.Block(l, s);
+            NormWeights? N(string weight, string? bias) => Norm(f, B(weight), bias == null ? null : B(bias), dim);
+
+            WeightMatrix wq, wk, wv;
+            float[]? bq, bk, bv;
+            if (f.TryGetTensor(B(GgufKeys.AttnQkv), out _))
+            {
+                WeightMatrix qkv = Matrix(f, B(GgufKeys.AttnQkv), qDim + 2 * kvDim, dim);
+                wq = qkv.Slice(0, qDim, "q"); wk = qkv.Slice(qDim, kvDim, "k"); wv = qkv.Slice(qDim + kvDim, kvDim, "v");
+                float[]? bias = OptionalVector(f, B(GgufKeys.AttnQkvBias), qDim + 2 * kvDim);
+                bq = bias?[..qDim]; bk = bias?[qDim..(qDim + kvDim)]; bv = bias?[(qDim + kvDim)..];
+            }
+            else
+            {
+                wq = Matrix(f, B(GgufKeys.AttnQ), qDim, dim);
+                wk = Matrix(f, B(GgufKeys.AttnK), kvDim, dim);
+                wv = Matrix(f, B(GgufKeys.AttnV), kvDim, dim);
+                bq = OptionalVector(f, B(GgufKeys.AttnQBias), qDim);
+                bk = OptionalVector(f, B(GgufKeys.AttnKBias), kvDim);
+                bv = OptionalVector(f, B(GgufKeys.AttnVBias), kvDim);
+            }
+
+            WeightMatrix? gate = null, up;
+            if (!b.Gated) up = Matrix(f, B(GgufKeys.FfnUp), hidden, dim);
+            else if (f.TryGetTensor(B(GgufKeys.FfnGate), out _))
+            {
+                gate = Matrix(f, B(GgufKeys.FfnGate), hidden, dim);
+                up = Matrix(f, B(GgufKeys.FfnUp), hidden, dim);
+            }
+            else
+            {
+                WeightMatrix gateUp = Matrix(f, B(GgufKeys.FfnUp), 2 * hidden, dim);   // phi3: gate rows, then up rows
+                gate = gateUp.Slice(0, hidden, "gate");
+                up = gateUp.Slice(hidden, hidden, "up");
+            }
+
+            int qkWidth = b.QkNorm == QkNormKind.PerHead ? c.HeadDim : qDim, kWidth = b.QkNorm == QkNormKind.PerHead ? c.HeadDim : kvDim;
             layers[l] = new LayerWeights
             {
-                AttnNorm = Vector(f, B(GgufKeys.AttnNorm), dim),
-                Wq = Matrix(f, B(GgufKeys.AttnQ), config.QDim, dim),
-                Wk = Matrix(f, B(GgufKeys.AttnK), config.KvDim, dim),
-                Wv = Matrix(f, B(GgufKeys.AttnV), config.KvDim, dim),
-                Wo = Matrix(f, B(GgufKeys.AttnOutput), dim, config.QDim),
-                FfnNorm = Vector(f, B(GgufKeys.FfnNorm), dim),
-                FfnGate = Matrix(f, B(GgufKeys.FfnGate), config.HiddenDim, dim),
-                FfnDown = Matrix(f, B(GgufKeys.FfnDown), dim, config.HiddenDim),
-                FfnUp = Matrix(f, B(GgufKeys.FfnUp), config.HiddenDim, dim),
-                BiasQ = Bias(B(GgufKeys.AttnQBias), config.QDim),
-                BiasK = Bias(B(GgufKeys.AttnKBias), config.KvDim),
-                BiasV = Bias(B(GgufKeys.AttnVBias), config.KvDim),
-                AttnSinks = variant == AttentionVariant.SinkLogit || f.TryGetTensor(B(GgufKeys.AttnSinks), out _) ? Vector(f, B(GgufKeys.AttnSinks), heads) : null,
-                AttnGate = variant == AttentionVariant.Gated ? Matrix(f, B(GgufKeys.AttnGate), heads, dim) : null,
+                AttnNorm = b.HasPreNorms ? N(GgufKeys.AttnNorm, GgufKeys.AttnNormBias) : null,
+                AttnPostNorm = b.HasPostNorms ? N(GgufKeys.PostAttentionNorm, null) : null,
+                FfnNorm = b.HasPreNorms && b.Residual != ResidualKind.ParallelSharedNorm ? N(GgufKeys.FfnNorm, GgufKeys.FfnNormBias) : null,
+                FfnPostNorm = b.HasPostNorms ? N(GgufKeys.PostFfwNorm, null) : null,
+                Wq = wq, Wk = wk, Wv = wv,
+                BiasQ = bq, BiasK = bk, BiasV = bv,
+                Wo = Matrix(f, B(GgufKeys.AttnOutput), dim, qDim),
+                BiasO = OptionalVector(f, B(GgufKeys.AttnOutputBias), dim),
+                QNorm = b.QkNorm == QkNormKind.None ? null : new NormWeights(Vector(f, B(GgufKeys.AttnQNorm), qkWidth)),
+                KNorm = b.QkNorm == QkNormKind.None ? null : new NormWeights(Vector(f, B(GgufKeys.AttnKNorm), kWidth)),
+                FfnGate = gate,
+                FfnUp = up,
+                FfnDown = Matrix(f, B(GgufKeys.FfnDown), dim, hidden),
+                BiasGate = gate == null ? null : OptionalVector(f, B(GgufKeys.FfnGateBias), hidden),
+                BiasUp = OptionalVector(f, B(GgufKeys.FfnUpBias), hidden),
+                BiasDown = OptionalVector(f, B(GgufKeys.FfnDownBias), dim),
+                AttnSinks = c.Attention == AttentionVariant.SinkLogit || f.TryGetTensor(B(GgufKeys.AttnSinks), out _) ? Vector(f, B(GgufKeys.AttnSinks), c.Heads) : null,
+                AttnGate = c.Attention == AttentionVariant.Gated ? Matrix(f, B(GgufKeys.AttnGate), c.Heads, dim) : null,
             };
         }
-        WeightMatrix emb = Matrix(f, GgufKeys.TokenEmbedding, vocab, dim);
+        WeightMatrix emb = Matrix(f, GgufKeys.TokenEmbedding, c.VocabSize, dim);
         var weights = new ModelWeights
         {
             TokenEmbedding = emb,
+            PositionEmbedding = c.PositionRows > 0 ? Matrix(f, GgufKeys.PositionEmbedding, c.PositionRows, dim) : null,
             Layers = layers,
-            OutputNorm = Vector(f, GgufKeys.OutputNorm, dim),
-            Output = config.TiedOutput ? emb : Matrix(f, GgufKeys.Output, vocab, dim),
-            RopeFreqFactors = f.TryGetTensor(GgufKeys.RopeFreqs, out _) ? Vector(f, GgufKeys.RopeFreqs, ropeDim / 2) : null,
+            OutputNorm = Norm(f, GgufKeys.OutputNorm, GgufKeys.OutputNormBias, dim)!,
+            Output = c.TiedOutput ? emb : Matrix(f, GgufKeys.Output, c.VocabSize, dim),
+            RopeFreqFactors = c.RopeDim > 0 && f.TryGetTensor(GgufKeys.RopeFreqs, out _) ? Vector(f, GgufKeys.RopeFreqs, c.RopeDim / 2) : null,
         };
         if (weights.RopeFreqFactors is { } ff && Array.Exists(ff, x => !(x > 0) || !float.IsFinite(x)))
             throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.RopeFreqs}'", "positive finite factors", "a zero, negative or non-finite value");
-        return new Model(f, config, weights, tokenizer);
+        return weights;
     }
 
     private static GgufTensorInfo Tensor(GgufFile f, string name)
@@ -124,6 +208,13 @@ internal static unsafe class ModelLoader
                 $"{f.FilePath}: tensor '{name}' has type {t.Type}; supported: {string.Join(", ", MatrixTypes)}");
         return new WeightMatrix(name, t.Type, rows, cols, f.TensorPointer(t));
     }
+
+    /// <summary>A norm's gain (required) and its bias (when <paramref name="bias"/> names one the file has).</summary>
+    private static NormWeights Norm(GgufFile f, string weight, string? bias, int width)
+        => new(Vector(f, weight, width), bias == null ? null : OptionalVector(f, bias, width));
+
+    private static float[]? OptionalVector(GgufFile f, string name, int length)
+        => f.TryGetTensor(name, out _) ? Vector(f, name, length) : null;
 
     private static float[] Vector(GgufFile f, string name, int length)
     {

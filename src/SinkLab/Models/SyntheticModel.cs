@@ -4,35 +4,46 @@ using SinkLab.Tokenization;
 
 namespace SinkLab.Models;
 
-/// <summary>A Llama-shaped model size for <see cref="SyntheticModel"/>.</summary>
+/// <summary>A model size for <see cref="SyntheticModel"/>.</summary>
 /// <param name="Name">Name on the command line.</param>
 /// <param name="Dim">Embedding width.</param>
 /// <param name="Layers">Blocks.</param>
 /// <param name="Heads">Query heads.</param>
-/// <param name="KvHeads">Key/value heads.</param>
+/// <param name="KvHeads">Key/value heads (architectures without GQA use <paramref name="Heads"/>).</param>
 /// <param name="Hidden">Feed-forward width.</param>
 /// <param name="Vocab">Vocabulary size.</param>
 /// <param name="Context">Context length.</param>
 public sealed record SyntheticShape(string Name, int Dim, int Layers, int Heads, int KvHeads, int Hidden, int Vocab, int Context)
 {
+    /// <summary>Head size when it is not Dim / Heads (written as key_length), else 0.</summary>
+    public int HeadDim { get; init; }
+    /// <summary>The head size.</summary>
+    public int HeadSize => HeadDim > 0 ? HeadDim : Dim / Heads;
+    /// <summary>Sliding window of architectures that have one: a 32nd of the context, at least 8.</summary>
+    public int Window => Math.Max(8, Context / 32);
     /// <summary>Parameters in the matrices, embedding and output included.</summary>
-    public long Parameters => 2L * Vocab * Dim + Layers * ((long)Dim * Dim * 2 + 2L * Dim * (Dim / Heads * KvHeads) + 3L * Dim * Hidden);
+    public long Parameters => 2L * Vocab * Dim + Layers * (2L * Dim * Heads * HeadSize + 2L * Dim * (HeadSize * KvHeads) + 3L * Dim * Hidden);
 }
 
 /// <summary>
-/// Random-weight Llama models of realistic shapes, written as GGUF, so that speed can be measured without
-/// downloading weights (<c>sinklab synth</c>). Weights are uniform with 1/√fan-in scale from a seeded generator; the
-/// vocabulary is SentencePiece-style (<c>&lt;unk&gt;</c>, <c>&lt;s&gt;</c>, <c>&lt;/s&gt;</c>, 256 byte tokens, then
-/// placeholders). The outputs are not meaningful text; the arithmetic and memory traffic are those of a real model.
+/// Random-weight models of any supported architecture and realistic shapes, written as GGUF in the layout llama.cpp's
+/// converter writes (<c>sinklab synth</c>), so that speed and correctness can be checked without downloading
+/// weights. The architecture's keys are written first and read back through the loader, and the tensor list is
+/// planned from that configuration, so a synthetic file always loads. Weights are uniform with 1/√fan-in scale from a
+/// seeded generator (norm gains near 1, small biases); the vocabulary is SentencePiece-style (<c>&lt;unk&gt;</c>,
+/// <c>&lt;s&gt;</c>, <c>&lt;/s&gt;</c>, 256 byte tokens, then placeholders). The outputs are not meaningful text; the
+/// arithmetic and memory traffic are those of a real model.
 /// </summary>
 public static class SyntheticModel
 {
-    /// <summary>Known shapes: <c>tiny</c> (tests), <c>100m</c> (GPT-2-small-like, Llama layout), <c>1b</c> (TinyLlama-like).</summary>
+    /// <summary>Known shapes: <c>tiny</c> (tests), <c>100m</c> (GPT-2-small-like), <c>1b</c> (TinyLlama-like),
+    /// <c>vocab256k</c> (a small body under Gemma's 256k-token vocabulary).</summary>
     public static IReadOnlyList<SyntheticShape> Shapes { get; } =
     [
         new("tiny", 64, 2, 4, 2, 192, 512, 256),
         new("100m", 768, 12, 12, 12, 2048, 32000, 2048),
         new("1b", 2048, 22, 32, 4, 5632, 32000, 2048),
+        new("vocab256k", 512, 4, 8, 4, 2048, 256000, 2048) { HeadDim = 128 },
     ];
 
     /// <summary>The shape called <paramref name="name"/>.</summary>
@@ -40,10 +51,11 @@ public static class SyntheticModel
     public static SyntheticShape Shape(string name) => Shapes.FirstOrDefault(s => s.Name == name)
         ?? throw new ArgumentException($"unknown shape '{name}' (known: {string.Join(", ", Shapes.Select(s => s.Name))})", nameof(name));
 
-    /// <summary>Writes a random model of <paramref name="shape"/> with matrices of <paramref name="type"/> to
-    /// <paramref name="path"/> (atomically; tensors are generated while they are written).</summary>
+    /// <summary>Writes a random model of <paramref name="shape"/> and architecture <paramref name="arch"/> with matrices
+    /// of <paramref name="type"/> to <paramref name="path"/> (atomically; tensors are generated while they are written).</summary>
     /// <exception cref="ArgumentException">A type the quantizer cannot write, or a width not divisible into its blocks.</exception>
-    public static void Write(SyntheticShape shape, GgmlType type, string path, int seed = 1)
+    /// <exception cref="ModelNotSupportedException">Unknown architecture.</exception>
+    public static void Write(SyntheticShape shape, GgmlType type, string path, int seed = 1, string arch = "llama")
     {
         ArgumentNullException.ThrowIfNull(shape);
         if (!Quantizer.Supports(type))
@@ -51,35 +63,68 @@ public static class SyntheticModel
         GgmlTypeInfo.TryGetBlock(type, out int block, out _);
         if (shape.Dim % block != 0 || shape.Hidden % block != 0)
             throw new ArgumentException($"shape {shape.Name}: widths {shape.Dim} and {shape.Hidden} are not multiples of {type}'s block of {block}", nameof(type));
-        Write(shape, (_, _) => type, path, seed);
+        Build(shape, arch, seed, (_, _) => type).Write(path);
     }
 
     /// <summary>Writes a random model of <paramref name="shape"/> with each matrix typed as <paramref name="recipe"/>
     /// would type it in a real file (Q4_K_M: Q6_K output, attn_v and ffn_down in some layers, …).</summary>
-    public static void Write(SyntheticShape shape, QuantRecipe recipe, string path, int seed = 1)
+    public static void Write(SyntheticShape shape, QuantRecipe recipe, string path, int seed = 1, string arch = "llama")
     {
         ArgumentNullException.ThrowIfNull(shape);
         ArgumentNullException.ThrowIfNull(recipe);
         var names = new List<GgufTensorInfo>();
-        Write(shape, (name, dims) => { names.Add(new GgufTensorInfo(name, GgmlType.F32, dims, 0, 0)); return GgmlType.F32; }, path: null, seed);
+        Build(shape, arch, seed, (name, dims) => { names.Add(new GgufTensorInfo(name, GgmlType.F32, dims, 0, 0)); return GgmlType.F32; });
         Dictionary<string, GgmlType> types = ModelQuantizer.Plan(names, recipe, $"synth:{shape.Name}").ToDictionary(q => q.Name, q => q.To);
-        Write(shape, (name, _) => types[name], path, seed);
+        Build(shape, arch, seed, (name, _) => types[name]).Write(path);
     }
 
-    private static void Write(SyntheticShape shape, Func<string, long[], GgmlType> typeOf, string? path, int seed)
+    /// <summary>A writer holding the whole model (tensors are generated lazily, when written); matrices typed by
+    /// <paramref name="typeOf"/>(name, ggml dims), vectors F32.</summary>
+    internal static GgufWriter Build(SyntheticShape shape, string archName, int seed, Func<string, long[], GgmlType> typeOf)
     {
-        const string arch = "llama";
-        int headDim = shape.Dim / shape.Heads, kvDim = headDim * shape.KvHeads;
+        Architecture arch = ArchitectureRegistry.Get(archName, "synth");
+        if (!arch.Gqa) shape = shape with { KvHeads = shape.Heads };
         var w = new GgufWriter();
-        w.Add(GgufKeys.Architecture, GgufValue.Of(arch));
-        w.Add(GgufKeys.Name, GgufValue.Of($"sinklab-synth-{shape.Name}"));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.ContextLength), GgufValue.Of((uint)shape.Context));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.EmbeddingLength), GgufValue.Of((uint)shape.Dim));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.FeedForwardLength), GgufValue.Of((uint)shape.Hidden));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.BlockCount), GgufValue.Of((uint)shape.Layers));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.HeadCount), GgufValue.Of((uint)shape.Heads));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.HeadCountKv), GgufValue.Of((uint)shape.KvHeads));
-        w.Add(GgufKeys.Arch(arch, GgufKeys.RmsEpsilon), GgufValue.Of(1e-5f));
+        WriteHeader(w, arch, shape);
+        using var keysOnly = new MemoryStream();
+        w.Write(keysOnly);
+        ModelConfig c = ModelLoader.ReadConfig(GgufFile.Parse(keysOnly.ToArray(), $"synth:{archName}"), tokenEmbeddingRows: shape.Vocab).Config;
+
+        int tensor = 0;
+        Random Rng() => new(HashCombine(seed, tensor++));
+        foreach (PlannedTensor t in TensorPlan.For(c, arch.Layout))
+        {
+            Random rng = Rng();
+            if (t.Kind == TensorKind.Matrix)
+            {
+                GgmlType type = typeOf(t.Name, t.Dims);
+                w.AddTensor(t.Name, type, t.Dims, () => Quantizer.Quantize(type, Uniform(rng, t.Dims[0] * t.Dims[1], MathF.Sqrt(3f / t.Dims[0]))));
+                continue;
+            }
+            long n = t.Dims.Aggregate(1L, (a, d) => a * d);
+            float[] v = t.Kind switch
+            {
+                TensorKind.NormGain => Uniform(rng, n, 0.2f).Select(x => 1 + x).ToArray(),
+                TensorKind.Bias => Uniform(rng, n, 0.1f),
+                _ => Uniform(rng, n, 0.5f),   // position embedding
+            };
+            w.AddTensor(t.Name, t.Dims, v);
+        }
+        return w;
+    }
+
+    private static void WriteHeader(GgufWriter w, Architecture arch, SyntheticShape shape)
+    {
+        var k = new KeyWriter(w, arch.Name);
+        w.Add(GgufKeys.Architecture, GgufValue.Of(arch.Name));
+        w.Add(GgufKeys.Name, GgufValue.Of($"sinklab-synth-{arch.Name}-{shape.Name}"));
+        k.Add(GgufKeys.ContextLength, (uint)shape.Context).Add(GgufKeys.EmbeddingLength, (uint)shape.Dim)
+            .Add(GgufKeys.FeedForwardLength, (uint)shape.Hidden).Add(GgufKeys.BlockCount, (uint)shape.Layers)
+            .Add(GgufKeys.HeadCount, (uint)shape.Heads);
+        if (arch.Gqa) k.Add(GgufKeys.HeadCountKv, (uint)shape.KvHeads);
+        if (shape.HeadDim > 0) k.Add(GgufKeys.KeyLength, (uint)shape.HeadDim).Add(GgufKeys.ValueLength, (uint)shape.HeadDim);
+        k.Add(arch.Norm == NormKind.RmsNorm ? GgufKeys.RmsEpsilon : GgufKeys.LayerNormEpsilon, 1e-5f);
+        arch.WriteKeys(k, shape);
         w.Add(GgufKeys.TokenizerModel, GgufValue.Of("llama"));
         var texts = new string[shape.Vocab];
         var types = new int[shape.Vocab];
@@ -96,38 +141,13 @@ public static class SyntheticModel
         w.Add(GgufKeys.TokenTypes, GgufValue.Of(new GgufArray(GgufValueType.Int32, types)));
         w.Add(GgufKeys.BosId, GgufValue.Of(1u));
         w.Add(GgufKeys.EosId, GgufValue.Of(2u));
+    }
 
-        int tensor = 0;
-        void Matrix(string name, int rows, int cols)
-        {
-            int id = tensor++;
-            GgmlType type = typeOf(name, [cols, rows]);
-            w.AddTensor(name, type, [cols, rows], () =>
-            {
-                var rng = new Random(HashCombine(seed, id));
-                var x = new float[(long)rows * cols];
-                float scale = (float)(Math.Sqrt(3.0 / cols));
-                for (long i = 0; i < x.LongLength; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
-                return Quantizer.Quantize(type, x);
-            });
-        }
-        void Ones(string name, int n) => w.AddTensor(name, [n], Enumerable.Repeat(1f, n).ToArray());
-        Matrix(GgufKeys.TokenEmbedding, shape.Vocab, shape.Dim);
-        Ones(GgufKeys.OutputNorm, shape.Dim);
-        Matrix(GgufKeys.Output, shape.Vocab, shape.Dim);
-        for (int l = 0; l < shape.Layers; l++)
-        {
-            Ones(GgufKeys.Block(l, GgufKeys.AttnNorm), shape.Dim);
-            Matrix(GgufKeys.Block(l, GgufKeys.AttnQ), shape.Dim, shape.Dim);
-            Matrix(GgufKeys.Block(l, GgufKeys.AttnK), kvDim, shape.Dim);
-            Matrix(GgufKeys.Block(l, GgufKeys.AttnV), kvDim, shape.Dim);
-            Matrix(GgufKeys.Block(l, GgufKeys.AttnOutput), shape.Dim, shape.Dim);
-            Ones(GgufKeys.Block(l, GgufKeys.FfnNorm), shape.Dim);
-            Matrix(GgufKeys.Block(l, GgufKeys.FfnGate), shape.Hidden, shape.Dim);
-            Matrix(GgufKeys.Block(l, GgufKeys.FfnDown), shape.Dim, shape.Hidden);
-            Matrix(GgufKeys.Block(l, GgufKeys.FfnUp), shape.Hidden, shape.Dim);
-        }
-        if (path != null) w.Write(path);
+    private static float[] Uniform(Random rng, long n, float scale)
+    {
+        var x = new float[n];
+        for (long i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
+        return x;
     }
 
     /// <summary>A per-tensor seed that is the same in every process (no randomised hashing).</summary>
@@ -137,11 +157,7 @@ public static class SyntheticModel
     public static long MatrixParametersPerToken(Model model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        static long N(WeightMatrix m) => (long)m.Rows * m.Cols;
-        long total = N(model.Weights.Output);
-        foreach (LayerWeights l in model.Weights.Layers)
-            total += N(l.Wq) + N(l.Wk) + N(l.Wv) + N(l.Wo) + N(l.FfnGate) + N(l.FfnUp) + N(l.FfnDown);
-        return total;
+        return model.Weights.Layers.SelectMany(l => l.Matrices()).Append(model.Weights.Output).Sum(m => (long)m.Rows * m.Cols);
     }
 
     /// <summary>Bytes of weights a decode step reads: every block matrix and the output matrix (the embedding lookup
@@ -149,10 +165,6 @@ public static class SyntheticModel
     public static long WeightBytesPerToken(Model model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        static long Bytes(WeightMatrix m) => GgmlTypeInfo.ByteSize(m.Type, (long)m.Rows * m.Cols);
-        long total = Bytes(model.Weights.Output);
-        foreach (LayerWeights l in model.Weights.Layers)
-            total += Bytes(l.Wq) + Bytes(l.Wk) + Bytes(l.Wv) + Bytes(l.Wo) + Bytes(l.FfnGate) + Bytes(l.FfnUp) + Bytes(l.FfnDown);
-        return total;
+        return model.Weights.Layers.SelectMany(l => l.Matrices()).Append(model.Weights.Output).Sum(m => m.ByteSize);
     }
 }

@@ -37,30 +37,66 @@ public sealed unsafe class WeightMatrix
 
     /// <summary>Row <paramref name="r"/> decoded to floats.</summary>
     public void DequantizeRow(int r, Span<float> dst) => Kernels.Quantizer.Dequantize(Type, Row(r), dst[..Cols]);
+
+    /// <summary>Rows [<paramref name="first"/>, first + <paramref name="rows"/>) as a matrix of their own, in place (how
+    /// fused tensors such as <c>attn_qkv</c> are split at load: rows are whole blocks, so a row range is a view).</summary>
+    internal WeightMatrix Slice(int first, int rows, string part)
+    {
+        if (first < 0 || rows < 1 || first + rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"{Name}: rows {first}..{first + rows} of {Rows}");
+        return new WeightMatrix($"{Name}[{part}]", Type, rows, Cols, Data + (long)first * RowBytes);
+    }
 }
 
-/// <summary>Weights of one transformer block.</summary>
+/// <summary>A norm's gain and, for LayerNorms that have one, its bias.</summary>
+/// <param name="Weight">Gain w (width entries).</param>
+/// <param name="Bias">Bias b, or null.</param>
+public sealed record NormWeights(float[] Weight, float[]? Bias = null);
+
+/// <summary>Weights of one transformer block. Optional members are null where the architecture has no such tensor;
+/// fused tensors of the file (attn_qkv, phi3's gate|up) appear here as views of their row ranges.</summary>
 public sealed class LayerWeights
 {
 #pragma warning disable CS1591 // names follow GGUF's tensor names
-    public required float[] AttnNorm { get; init; }
+    /// <summary>Norm before attention (attn_norm), or null for post-norm blocks.</summary>
+    public NormWeights? AttnNorm { get; init; }
+    /// <summary>Norm of the attention output before the residual add (post_attention_norm), or null.</summary>
+    public NormWeights? AttnPostNorm { get; init; }
+    /// <summary>Norm before the MLP (ffn_norm), or null (post-norm blocks; parallel blocks sharing attn_norm).</summary>
+    public NormWeights? FfnNorm { get; init; }
+    /// <summary>Norm of the MLP output before the residual add (post_ffw_norm), or null.</summary>
+    public NormWeights? FfnPostNorm { get; init; }
     public required WeightMatrix Wq { get; init; }
     public required WeightMatrix Wk { get; init; }
     public required WeightMatrix Wv { get; init; }
     public required WeightMatrix Wo { get; init; }
-    public required float[] FfnNorm { get; init; }
-    public required WeightMatrix FfnGate { get; init; }
-    public required WeightMatrix FfnDown { get; init; }
-    public required WeightMatrix FfnUp { get; init; }
-    /// <summary>Biases of the Q, K and V projections (qwen2), or null.</summary>
+    /// <summary>Projection biases, or null.</summary>
     public float[]? BiasQ { get; init; }
     public float[]? BiasK { get; init; }
     public float[]? BiasV { get; init; }
+    public float[]? BiasO { get; init; }
+    /// <summary>Q/K norm gains (head size entries per head, or the full width), or null.</summary>
+    public NormWeights? QNorm { get; init; }
+    public NormWeights? KNorm { get; init; }
+    /// <summary>Gate projection of gated MLPs, or null.</summary>
+    public WeightMatrix? FfnGate { get; init; }
+    public required WeightMatrix FfnUp { get; init; }
+    public required WeightMatrix FfnDown { get; init; }
+    public float[]? BiasGate { get; init; }
+    public float[]? BiasUp { get; init; }
+    public float[]? BiasDown { get; init; }
     /// <summary>Per-head sink logits (sink-logit variant), or null.</summary>
     public float[]? AttnSinks { get; init; }
     /// <summary>Gate projection, heads × dim (gated variant), or null.</summary>
     public WeightMatrix? AttnGate { get; init; }
 #pragma warning restore CS1591
+
+    /// <summary>Every matrix a token is multiplied with in this block.</summary>
+    public IEnumerable<WeightMatrix> Matrices()
+    {
+        yield return Wq; yield return Wk; yield return Wv; yield return Wo;
+        if (FfnGate != null) yield return FfnGate;
+        yield return FfnUp; yield return FfnDown;
+    }
 }
 
 /// <summary>All weights of a model.</summary>
@@ -68,10 +104,12 @@ public sealed class ModelWeights
 {
     /// <summary>Token embedding, VocabSize × Dim.</summary>
     public required WeightMatrix TokenEmbedding { get; init; }
+    /// <summary>Learned absolute position embedding, positions × Dim, or null.</summary>
+    public WeightMatrix? PositionEmbedding { get; init; }
     /// <summary>Blocks, in order.</summary>
     public required LayerWeights[] Layers { get; init; }
-    /// <summary>Final RMSNorm gain.</summary>
-    public required float[] OutputNorm { get; init; }
+    /// <summary>Final norm.</summary>
+    public required NormWeights OutputNorm { get; init; }
     /// <summary>Output projection, VocabSize × Dim (the embedding itself when tied).</summary>
     public required WeightMatrix Output { get; init; }
     /// <summary>Per-frequency divisors for RoPE (Llama 3.1 scaling), or null.</summary>

@@ -10,12 +10,12 @@ public class HookTests
     private static readonly string[] TwoLayerGolden =
     [
         "hook_embed",
-        "blocks.0.hook_resid_pre", "blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
+        "blocks.0.hook_resid_pre", "blocks.0.ln1.hook_normalized", "blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
         "blocks.0.attn.hook_scores", "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z", "blocks.0.hook_attn_out",
-        "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_post", "blocks.0.hook_resid_post",
-        "blocks.1.hook_resid_pre", "blocks.1.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_v",
+        "blocks.0.hook_resid_mid", "blocks.0.ln2.hook_normalized", "blocks.0.mlp.hook_post", "blocks.0.hook_mlp_out", "blocks.0.hook_resid_post",
+        "blocks.1.hook_resid_pre", "blocks.1.ln1.hook_normalized", "blocks.1.attn.hook_q", "blocks.1.attn.hook_k", "blocks.1.attn.hook_v",
         "blocks.1.attn.hook_scores", "blocks.1.attn.hook_pattern", "blocks.1.attn.hook_z", "blocks.1.hook_attn_out",
-        "blocks.1.hook_resid_mid", "blocks.1.mlp.hook_post", "blocks.1.hook_resid_post",
+        "blocks.1.hook_resid_mid", "blocks.1.ln2.hook_normalized", "blocks.1.mlp.hook_post", "blocks.1.hook_mlp_out", "blocks.1.hook_resid_post",
         "ln_final.hook_normalized", "hook_logits",
     ];
 
@@ -29,7 +29,7 @@ public class HookTests
         using var s = new InferenceSession(m);
         ActivationCache cache = s.RunWithCache(Ids);
         Assert.Equal(TwoLayerGolden, cache.Names);
-        Assert.Equal(TwoLayerGolden, HookNames.All(2));
+        Assert.Equal(TwoLayerGolden, HookNames.For(m.Config));
         Assert.Equal(new[] { 8, 64 }, cache["hook_embed"].Shape);
         Assert.Equal(new[] { 8, 8, 8 }, cache["blocks.0.attn.hook_q"].Shape);
         Assert.Equal(new[] { 8, 2, 8 }, cache["blocks.1.attn.hook_k"].Shape);
@@ -57,7 +57,7 @@ public class HookTests
         s.Evaluate(Ids, plain);
         ActivationCache cache = s.RunWithCache(Ids);
         for (int i = 0; i < plain.Length; i++) Assert.Equal(plain[i], cache.Logits[i], 4);
-        foreach (string name in HookNames.All(3)) Assert.Equal(name, HookNames.Name(HookNames.Parse(name).Point, HookNames.Parse(name).Layer));
+        foreach (string name in HookNames.For(m.Config)) Assert.Equal(name, HookNames.Name(HookNames.Parse(name).Point, HookNames.Parse(name).Layer));
         Assert.Throws<ArgumentException>(() => HookNames.Parse("blocks.x.hook_resid_pre"));
     }
 

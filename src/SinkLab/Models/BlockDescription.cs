@@ -1,0 +1,143 @@
+namespace SinkLab.Models;
+
+/// <summary>How a block normalises its inputs.</summary>
+public enum NormKind
+{
+    /// <summary>RMSNorm: x / sqrt(mean(x²) + ε) ⊙ w (Gemma's too: its converter folds HF's 1 + w into the stored w).</summary>
+    RmsNorm,
+    /// <summary>LayerNorm: (x − mean) / sqrt(var + ε) ⊙ w (+ b when the file has a bias).</summary>
+    LayerNorm,
+}
+
+/// <summary>Where a block's norms sit.</summary>
+public enum NormPlacement
+{
+    /// <summary>Before attention and before the MLP (Llama, GPT-2, …).</summary>
+    Pre,
+    /// <summary>Before and after each sub-layer, the output normalised before the residual add (Gemma 2/3).</summary>
+    Sandwich,
+    /// <summary>Only after each sub-layer, before the residual add (OLMo 2).</summary>
+    Post,
+}
+
+/// <summary>How attention and MLP meet the residual stream.</summary>
+public enum ResidualKind
+{
+    /// <summary>x += attn(·); x += mlp(·), the MLP seeing the updated stream.</summary>
+    Sequential,
+    /// <summary>x += attn(norm₁(x)) + mlp(norm₂(x)) (GPT-NeoX's use_parallel_residual).</summary>
+    Parallel,
+    /// <summary>x += attn(norm₁(x)) + mlp(norm₁(x)): one norm feeds both (StableLM without ffn_norm, Phi-2).</summary>
+    ParallelSharedNorm,
+}
+
+/// <summary>The feed-forward block.</summary>
+public enum MlpKind
+{
+    /// <summary>down(silu(gate·x) ⊙ up·x).</summary>
+    SwiGlu,
+    /// <summary>down(gelu(gate·x) ⊙ up·x) (Gemma).</summary>
+    GeGlu,
+    /// <summary>down(gelu(up·x + b) ) + b (GPT-2, GPT-NeoX, MPT, StarCoder 2).</summary>
+    Gelu,
+}
+
+/// <summary>How positions enter the model.</summary>
+public enum PositionKind
+{
+    /// <summary>Rotary embeddings on queries and keys.</summary>
+    Rope,
+    /// <summary>A learned absolute position embedding added to the token embedding (GPT-2).</summary>
+    Learned,
+    /// <summary>ALiBi: −slope_h · distance added to every score (MPT).</summary>
+    Alibi,
+}
+
+/// <summary>Normalisation of queries and keys before RoPE.</summary>
+public enum QkNormKind
+{
+    /// <summary>None.</summary>
+    None,
+    /// <summary>Each head's vector normalised with weights of head size (Qwen 3, Gemma 3).</summary>
+    PerHead,
+    /// <summary>The whole projected Q (and K) vector normalised with weights of its full width (OLMo 2).</summary>
+    Whole,
+}
+
+/// <summary>How RoPE pairs the dimensions of a head.</summary>
+public enum RopeStyle
+{
+    /// <summary>Adjacent pairs (x[2i], x[2i+1]): llama.cpp's <c>LLAMA_ROPE_TYPE_NORM</c>, used by GGUF llama models.</summary>
+    Normal,
+    /// <summary>Halves (x[i], x[i + n_rot/2]): GPT-NeoX ordering, used by qwen2 and most others.</summary>
+    NeoX,
+}
+
+/// <summary>RoPE frequencies of a layer: θ_i = base^(−2i/n_rot) · <see cref="FreqScale"/> (÷ rope_freqs factor).</summary>
+/// <param name="Base">rope.freq_base (or the sliding-window base for local layers).</param>
+/// <param name="FreqScale">Linear position scaling, 1 / rope.scaling.factor (1 when unscaled).</param>
+public sealed record RopeConfig(float Base, float FreqScale = 1f);
+
+/// <summary>What differs from layer to layer: the attention window and the RoPE frequencies.</summary>
+/// <param name="Window">Sliding window: a query at p sees keys k with p − k &lt; Window; 0 = full causal attention.</param>
+/// <param name="Rope">RoPE frequencies of the layer.</param>
+public sealed record LayerSpec(int Window, RopeConfig Rope);
+
+/// <summary>
+/// The per-architecture differences of the transformer block, as data: one forward pass executes any description.
+/// Filled from the file's keys by the architecture's row in <see cref="ArchitectureRegistry"/>.
+/// </summary>
+public sealed record BlockDescription
+{
+    /// <summary>Norm kind of every norm in the model (block, final, and Q/K norms).</summary>
+    public NormKind Norm { get; init; } = NormKind.RmsNorm;
+    /// <summary>Placement of the block norms.</summary>
+    public NormPlacement Placement { get; init; } = NormPlacement.Pre;
+    /// <summary>Sequential or parallel residual.</summary>
+    public ResidualKind Residual { get; init; } = ResidualKind.Sequential;
+    /// <summary>Feed-forward kind.</summary>
+    public MlpKind Mlp { get; init; } = MlpKind.SwiGlu;
+    /// <summary>How positions enter.</summary>
+    public PositionKind Positions { get; init; } = PositionKind.Rope;
+    /// <summary>Q/K normalisation before RoPE.</summary>
+    public QkNormKind QkNorm { get; init; } = QkNormKind.None;
+    /// <summary>Scores are soft-capped as cap · tanh(s / cap) before masking (0 = off; Gemma 2).</summary>
+    public float AttnSoftCap { get; init; }
+    /// <summary>Logits are soft-capped as cap · tanh(z / cap) (0 = off; Gemma 2).</summary>
+    public float FinalSoftCap { get; init; }
+    /// <summary>Factor of q·k (1/√head_size unless the architecture says otherwise).</summary>
+    public required float QueryScale { get; init; }
+    /// <summary>Factor of the token embedding (√n_embd for Gemma; 1 otherwise).</summary>
+    public float EmbeddingScale { get; init; } = 1f;
+    /// <summary>Q, K and V are clamped to ±this after their projections (0 = off; MPT's clamp_kqv).</summary>
+    public float ClampQkv { get; init; }
+    /// <summary>ALiBi's max bias (only with <see cref="PositionKind.Alibi"/>).</summary>
+    public float AlibiMaxBias { get; init; }
+
+    /// <summary>The norm before attention exists.</summary>
+    public bool HasPreNorms => Placement != NormPlacement.Post;
+    /// <summary>The norms after attention and MLP exist.</summary>
+    public bool HasPostNorms => Placement != NormPlacement.Pre;
+    /// <summary>The MLP has a gate projection.</summary>
+    public bool Gated => Mlp != MlpKind.Gelu;
+}
+
+/// <summary>How llama.cpp's converter lays the tensors of an architecture out (what <c>synth</c> and <c>convert</c>
+/// write; the loader accepts either form where llama.cpp does).</summary>
+public sealed record TensorLayout
+{
+    /// <summary>Q, K and V as one <c>attn_qkv</c> tensor (rows Q|K|V).</summary>
+    public bool FusedQkv { get; init; }
+    /// <summary>Gate and up as one <c>ffn_up</c> of 2·ff rows, gate first (Phi-3).</summary>
+    public bool FusedGateUp { get; init; }
+    /// <summary>Q/K/V projections carry biases.</summary>
+    public bool QkvBias { get; init; }
+    /// <summary>The attention output projection carries a bias.</summary>
+    public bool OutputBias { get; init; }
+    /// <summary>The MLP projections carry biases.</summary>
+    public bool MlpBias { get; init; }
+    /// <summary>LayerNorms carry biases.</summary>
+    public bool NormBias { get; init; }
+    /// <summary>An <c>output.weight</c> is written (otherwise the embedding is tied).</summary>
+    public bool Output { get; init; } = true;
+}

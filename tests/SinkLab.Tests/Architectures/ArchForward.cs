@@ -1,0 +1,237 @@
+using SinkLab.Gguf;
+using SinkLab.Kernels;
+
+namespace SinkLab.Tests.Architectures;
+
+/// <summary>
+/// An independent, deliberately plain float64 forward pass of every supported architecture, written from llama.cpp's
+/// graphs (../shared/reference/arch/README.md, "What llama.cpp computes") and sharing no code with the engine's
+/// forward: it reads the file's keys and tensors by name itself, recomputes the whole sequence per call (no cache),
+/// and spells each architecture's choices out in one table below. GELU is the tanh formula without rounding, which
+/// the engine computes with <see cref="Inference.GeluMode.Tanh"/> (ggml's fp16 table is discontinuous, so a float32 and
+/// a float64 forward land on different table entries; the llama.cpp fixtures check the table itself).
+/// </summary>
+internal static class ArchForward
+{
+    private sealed record Traits(bool LayerNorm, string Placement, bool Parallel, string Mlp, string Positions, bool NormalRope,
+        string QkNorm, bool EmbedScale);
+
+    private static Traits Of(string arch, GgufFile f) => arch switch
+    {
+        "llama" => new(false, "pre", false, "swiglu", "rope", true, "none", false),
+        "qwen2" => new(false, "pre", false, "swiglu", "rope", false, "none", false),
+        "qwen3" => new(false, "pre", false, "swiglu", "rope", false, "head", false),
+        "gemma" => new(false, "pre", false, "geglu", "rope", false, "none", true),
+        "gemma2" => new(false, "sandwich", false, "geglu", "rope", false, "none", true),
+        "gemma3" => new(false, "sandwich", false, "geglu", "rope", false, "head", true),
+        "phi3" => new(false, "pre", false, "swiglu", "rope", false, "none", false),
+        "gpt2" => new(true, "pre", false, "gelu", "learned", false, "none", false),
+        "gptneox" => new(true, "pre", (bool)f.Metadata.First(kv => kv.Key == "gptneox.use_parallel_residual").Value.Value, "gelu", "rope", false, "none", false),
+        "mpt" => new(true, "pre", false, "gelu", "alibi", false, "none", false),
+        "olmo2" => new(false, "post", false, "swiglu", "rope", false, "whole", false),
+        "starcoder2" => new(true, "pre", false, "gelu", "rope", false, "none", false),
+        "stablelm" => new(true, "pre", !f.TryGetTensor("blk.0.ffn_norm.weight", out _), "swiglu", "rope", false, "none", false),
+        _ => throw new ArgumentException(arch),
+    };
+
+    public static double[][] Logits(GgufFile f, int[] tokens)
+    {
+        string arch = (string)Key(f, "general.architecture")!;
+        Traits tr = Of(arch, f);
+        double K(string suffix, double fallback) => Key(f, $"{arch}.{suffix}") is { } v ? Convert.ToDouble(v) : fallback;
+        int dim = (int)K("embedding_length", 0), layers = (int)K("block_count", 0), heads = (int)K("attention.head_count", 0);
+        int kvHeads = (int)K("attention.head_count_kv", heads), hd = (int)K("attention.key_length", dim / heads), ff = (int)K("feed_forward_length", 0);
+        int qDim = heads * hd, kvDim = kvHeads * hd, ropeDim = (int)K("rope.dimension_count", hd), group = heads / kvHeads;
+        double eps = tr.LayerNorm ? K("attention.layer_norm_epsilon", 0) : K("attention.layer_norm_rms_epsilon", 0);
+        double freqBase = K("rope.freq_base", 10000), linear = Key(f, $"{arch}.rope.scaling.type") is "linear" ? 1 / K("rope.scaling.factor", 1) : 1;
+        int window = (int)K("attention.sliding_window", 0);
+        double attnCap = arch == "gemma2" ? K("attn_logit_softcapping", 50) : 0;
+        double finalCap = arch == "gemma2" ? K("final_logit_softcapping", 30) : K("final_logit_softcapping", 0);
+        double scale = arch == "gemma2" && layers == 46 || arch == "gemma3" && layers == 62 ? 1 / Math.Sqrt(dim / heads) : 1 / Math.Sqrt(hd);
+        double clamp = K("attention.clamp_kqv", 0), maxBias = K("attention.max_alibi_bias", 0);
+        bool Local(int l) => window > 0 && arch switch { "gemma2" => l % 2 == 0, "gemma3" => l % 6 < 5, "phi3" => true, _ => false };
+        float[]? ropeFactors = T(f, "rope_freqs.weight");
+
+        int n = tokens.Length, vocab = (int)f.Tensors.First(t => t.Name == "token_embd.weight").RowCount;
+        float[] emb = T(f, "token_embd.weight")!;
+        var x = new double[n][];
+        for (int t = 0; t < n; t++)
+        {
+            x[t] = new double[dim];
+            for (int i = 0; i < dim; i++) x[t][i] = emb[tokens[t] * dim + i] * (tr.EmbedScale ? Math.Sqrt(dim) : 1);
+            if (tr.Positions == "learned") { float[] pe = T(f, "position_embd.weight")!; for (int i = 0; i < dim; i++) x[t][i] += pe[t * dim + i]; }
+        }
+        double[] Norm(double[] v, string name)
+        {
+            float[] w = T(f, name)!, b = T(f, name.Replace(".weight", ".bias")) ?? new float[v.Length];
+            var y = new double[v.Length];
+            if (tr.LayerNorm)
+            {
+                double mean = v.Average(), var = v.Sum(a => (a - mean) * (a - mean)) / v.Length;
+                for (int i = 0; i < v.Length; i++) y[i] = (v[i] - mean) / Math.Sqrt(var + eps) * w[i] + b[i];
+            }
+            else
+            {
+                double ms = v.Sum(a => a * a) / v.Length;
+                for (int i = 0; i < v.Length; i++) y[i] = v[i] / Math.Sqrt(ms + eps) * w[i];
+            }
+            return y;
+        }
+
+        for (int l = 0; l < layers; l++)
+        {
+            string B(string s) => $"blk.{l}.{s}";
+            // Projections (fused tensors split by rows; biases wherever the file has them).
+            float[] wq, wk, wv;
+            double[] bq, bk, bv;
+            if (T(f, B("attn_qkv.weight")) is { } qkv)
+            {
+                wq = qkv[..(qDim * dim)]; wk = qkv[(qDim * dim)..((qDim + kvDim) * dim)]; wv = qkv[((qDim + kvDim) * dim)..];
+                double[] b = Vec(T(f, B("attn_qkv.bias")), qDim + 2 * kvDim);
+                bq = b[..qDim]; bk = b[qDim..(qDim + kvDim)]; bv = b[(qDim + kvDim)..];
+            }
+            else
+            {
+                wq = T(f, B("attn_q.weight"))!; wk = T(f, B("attn_k.weight"))!; wv = T(f, B("attn_v.weight"))!;
+                bq = Vec(T(f, B("attn_q.bias")), qDim); bk = Vec(T(f, B("attn_k.bias")), kvDim); bv = Vec(T(f, B("attn_v.bias")), kvDim);
+            }
+            var input = new double[n][];
+            for (int t = 0; t < n; t++) input[t] = tr.Placement == "post" ? x[t] : Norm(x[t], B("attn_norm.weight"));
+            var q = new double[n][]; var k = new double[n][]; var v = new double[n][];
+            bool local = Local(l);
+            double baseL = arch == "gemma3" && local ? K("rope.freq_base_swa", 10000) : freqBase, linearL = arch == "gemma3" && local ? 1 : linear;
+            for (int t = 0; t < n; t++)
+            {
+                q[t] = Add(MatVec(wq, qDim, dim, input[t]), bq); k[t] = Add(MatVec(wk, kvDim, dim, input[t]), bk); v[t] = Add(MatVec(wv, kvDim, dim, input[t]), bv);
+                if (clamp > 0) foreach (double[] a in new[] { q[t], k[t], v[t] }) for (int i = 0; i < a.Length; i++) a[i] = Math.Clamp(a[i], -clamp, clamp);
+                if (tr.QkNorm == "whole") { q[t] = Norm(q[t], B("attn_q_norm.weight")); k[t] = Norm(k[t], B("attn_k_norm.weight")); }
+                if (tr.QkNorm == "head") { q[t] = PerHead(q[t], heads, hd, s => Norm(s, B("attn_q_norm.weight"))); k[t] = PerHead(k[t], kvHeads, hd, s => Norm(s, B("attn_k_norm.weight"))); }
+                if (tr.Positions == "rope")
+                {
+                    Rope(q[t], heads, hd, ropeDim, t, baseL, linearL, ropeFactors, tr.NormalRope);
+                    Rope(k[t], kvHeads, hd, ropeDim, t, baseL, linearL, ropeFactors, tr.NormalRope);
+                }
+            }
+            double[] slopes = Slopes(heads, maxBias);
+            var attnOut = new double[n][];
+            for (int t = 0; t < n; t++)
+            {
+                var z = new double[qDim];
+                for (int h = 0; h < heads; h++)
+                {
+                    var s = new double[t + 1];
+                    for (int p = 0; p <= t; p++)
+                    {
+                        double dot = 0;
+                        for (int i = 0; i < hd; i++) dot += q[t][h * hd + i] * k[p][(h / group) * hd + i];
+                        s[p] = dot * scale;
+                        if (attnCap > 0) s[p] = attnCap * Math.Tanh(s[p] / attnCap);
+                        if (tr.Positions == "alibi") s[p] -= slopes[h] * (t - p);
+                        if (local && t - p >= window) s[p] = double.NegativeInfinity;
+                    }
+                    double max = s.Max(), sum = s.Sum(a => Math.Exp(a - max));
+                    for (int p = 0; p <= t; p++)
+                        for (int i = 0; i < hd; i++) z[h * hd + i] += Math.Exp(s[p] - max) / sum * v[p][(h / group) * hd + i];
+                }
+                attnOut[t] = Add(MatVec(T(f, B("attn_output.weight"))!, dim, qDim, z), Vec(T(f, B("attn_output.bias")), dim));
+                if (tr.Placement != "pre") attnOut[t] = Norm(attnOut[t], B("post_attention_norm.weight"));
+            }
+            for (int t = 0; t < n; t++)
+            {
+                double[] mlpIn;
+                if (tr.Parallel) mlpIn = T(f, B("ffn_norm.weight")) != null ? Norm(x[t], B("ffn_norm.weight")) : input[t];
+                else
+                {
+                    x[t] = Add(x[t], attnOut[t]);
+                    mlpIn = tr.Placement == "post" ? x[t] : Norm(x[t], B("ffn_norm.weight"));
+                }
+                double[] hidden;
+                if (tr.Mlp == "gelu")
+                {
+                    hidden = Add(MatVec(T(f, B("ffn_up.weight"))!, ff, dim, mlpIn), Vec(T(f, B("ffn_up.bias")), ff));
+                    for (int i = 0; i < ff; i++) hidden[i] = Gelu(hidden[i]);
+                }
+                else
+                {
+                    float[] up = T(f, B("ffn_up.weight"))!, gate = T(f, B("ffn_gate.weight")) ?? up[..(ff * dim)];
+                    if (T(f, B("ffn_gate.weight")) == null) up = up[(ff * dim)..];   // phi3: gate rows, then up rows
+                    double[] g = MatVec(gate, ff, dim, mlpIn), u = MatVec(up, ff, dim, mlpIn);
+                    hidden = new double[ff];
+                    for (int i = 0; i < ff; i++) hidden[i] = (tr.Mlp == "geglu" ? Gelu(g[i]) : g[i] / (1 + Math.Exp(-g[i]))) * u[i];
+                }
+                double[] o = Add(MatVec(T(f, B("ffn_down.weight"))!, dim, ff, hidden), Vec(T(f, B("ffn_down.bias")), dim));
+                if (tr.Placement != "pre") o = Norm(o, B("post_ffw_norm.weight"));
+                x[t] = Add(tr.Parallel ? Add(x[t], attnOut[t]) : x[t], o);
+            }
+        }
+        float[] output = (arch.StartsWith("gemma", StringComparison.Ordinal) ? null : T(f, "output.weight")) ?? emb;
+        var logits = new double[n][];
+        for (int t = 0; t < n; t++)
+        {
+            logits[t] = MatVec(output, vocab, dim, Norm(x[t], "output_norm.weight"));
+            if (finalCap > 0) for (int i = 0; i < vocab; i++) logits[t][i] = finalCap * Math.Tanh(logits[t][i] / finalCap);
+        }
+        return logits;
+    }
+
+    /// <summary>The tanh approximation of GELU.</summary>
+    private static double Gelu(double x) => 0.5 * x * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * x * (1 + 0.044715 * x * x)));
+
+    private static double[] Slopes(int heads, double maxBias)
+    {
+        int n2 = 1 << (int)Math.Floor(Math.Log2(heads));
+        double m0 = Math.Pow(2, -maxBias / n2), m1 = Math.Pow(2, -maxBias / 2 / n2);
+        return Enumerable.Range(0, heads).Select(h => h < n2 ? Math.Pow(m0, h + 1) : Math.Pow(m1, 2 * (h - n2) + 1)).ToArray();
+    }
+
+    private static void Rope(double[] v, int heads, int hd, int ropeDim, int pos, double freqBase, double linear, float[]? factors, bool normal)
+    {
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < ropeDim / 2; i++)
+            {
+                double theta = pos * Math.Pow(freqBase, -2.0 * i / ropeDim) * linear / (factors?[i] ?? 1);
+                int a = h * hd + (normal ? 2 * i : i), b = h * hd + (normal ? 2 * i + 1 : i + ropeDim / 2);
+                double x0 = v[a], x1 = v[b];
+                v[a] = x0 * Math.Cos(theta) - x1 * Math.Sin(theta);
+                v[b] = x0 * Math.Sin(theta) + x1 * Math.Cos(theta);
+            }
+    }
+
+    private static double[] PerHead(double[] v, int heads, int hd, Func<double[], double[]> norm)
+    {
+        var y = new double[v.Length];
+        for (int h = 0; h < heads; h++) norm(v[(h * hd)..((h + 1) * hd)]).CopyTo(y, h * hd);
+        return y;
+    }
+
+    private static double[] MatVec(float[] w, int rows, int cols, double[] x)
+    {
+        var y = new double[rows];
+        for (int r = 0; r < rows; r++) { double s = 0; for (int c = 0; c < cols; c++) s += w[r * cols + c] * x[c]; y[r] = s; }
+        return y;
+    }
+
+    private static double[] Add(double[] a, double[] b) => a.Zip(b, (p, q) => p + q).ToArray();
+    private static double[] Vec(float[]? a, int n) => a?.Select(v => (double)v).ToArray() ?? new double[n];
+
+    private static object? Key(GgufFile f, string key) => f.TryGetValue(key, out GgufValue v) ? v.Value : null;
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<GgufFile, Dictionary<string, float[]?>> Decoded = new();
+
+    /// <summary>A tensor by name, decoded to floats once per file (null when the file has none).</summary>
+    private static float[]? T(GgufFile f, string name)
+    {
+        Dictionary<string, float[]?> cache = Decoded.GetOrCreateValue(f);
+        lock (cache)
+        {
+            if (cache.TryGetValue(name, out float[]? hit)) return hit;
+            float[]? a = null;
+            if (f.TryGetTensor(name, out GgufTensorInfo t))
+            {
+                a = new float[t.Dimensions.Aggregate(1L, (p, d) => p * d)];
+                Quantizer.Dequantize(t.Type, f.GetTensorData(t), a);
+            }
+            return cache[name] = a;
+        }
+    }
+}
