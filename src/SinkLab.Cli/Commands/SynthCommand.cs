@@ -4,7 +4,8 @@ using SinkLab.Models;
 
 namespace SinkLab.Cli.Commands;
 
-/// <summary><c>sinklab synth --shape NAME -o FILE.gguf --type T</c>: a random-weight model of a realistic shape.</summary>
+/// <summary><c>sinklab synth --shape NAME [--arch A] -o FILE.gguf --type T</c>: a random-weight model of a realistic
+/// shape in any supported architecture, laid out as llama.cpp's converter writes it.</summary>
 internal static class SynthCommand
 {
     public static Command Create()
@@ -18,7 +19,8 @@ internal static class SynthCommand
             DefaultValueFactory = _ => "Q8_0",
         };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
-        var cmd = new Command("synth", "Write a random-weight Llama model of a realistic shape (for speed measurements without downloads)") { shape, output, type, seed };
+        var arch = new Option<string>("--arch") { Description = $"Architecture: {string.Join(", ", ArchitectureRegistry.Supported)}", DefaultValueFactory = _ => "llama" };
+        var cmd = new Command("synth", "Write a random-weight model of a realistic shape in llama.cpp's layout (speed and correctness checks without downloads)") { shape, output, type, seed, arch };
         cmd.SetAction(r => Cli.Guard(() =>
         {
             SyntheticShape s = SyntheticModel.Shape(r.GetValue(shape)!);
@@ -30,9 +32,11 @@ internal static class SynthCommand
             string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
             if (dir != null && !Directory.Exists(dir)) throw new ArgumentException($"the folder of '{path}' does not exist", "--output");
             var sw = System.Diagnostics.Stopwatch.StartNew();
-            if (recipe != null) SyntheticModel.Write(s, recipe, path, r.GetValue(seed));
-            else SyntheticModel.Write(s, t, path, r.GetValue(seed));
-            Console.Error.WriteLine($"wrote {path}: {s.Name}, {s.Parameters / 1e6:F1}M parameters, {recipe?.Name ?? t.ToString()}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
+            string a = r.GetValue(arch)!;
+            ArchitectureRegistry.Get(a, "--arch");
+            if (recipe != null) SyntheticModel.Write(s, recipe, path, r.GetValue(seed), a);
+            else SyntheticModel.Write(s, t, path, r.GetValue(seed), a);
+            Console.Error.WriteLine($"wrote {path}: {a} {s.Name}, {s.Parameters / 1e6:F1}M parameters, {recipe?.Name ?? t.ToString()}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
             return 0;
         }));
         return cmd;

@@ -192,7 +192,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
             _queryPos[t] = queryPosition;
             for (int v = 0; v < _windows.Length; v++)
                 _ranges[v * _batch + t] = KeyRange.Of(pinned, ring, queryPosition, _windows[v]);
-            if (pinned > 0 && queryPosition != pos0 + t) _usePinnedQuery = true;
+            if (pinned > 0 && queryPosition != pos0 + t && _ropes.Length > 0) _usePinnedQuery = true;   // only RoPE needs a second query
         }
         foreach (RopeTable r in _ropes)
         {

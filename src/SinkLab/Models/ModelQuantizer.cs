@@ -36,9 +36,11 @@ public sealed record QuantizedTensor(string Name, GgmlType From, GgmlType To, st
 
 /// <summary>
 /// Re-encodes a GGUF model with a <see cref="QuantRecipe"/>, choosing each tensor's type as llama.cpp's
-/// <c>llama_tensor_get_type</c> does for Llama-family models without an importance matrix:
+/// <c>llama_tensor_get_type</c> does without an importance matrix (the rules go by tensor name, so they apply to every
+/// architecture: fused <c>attn_qkv</c> gets Q5_K in Q4_K_M and Q6_K in Q5_K_M):
 /// <list type="bullet">
-/// <item>1-D tensors and norms stay as they are; only 2-D <c>*.weight</c> matrices are quantized.</item>
+/// <item>1-D tensors, norms and the learned position table stay as they are; only 2-D <c>*.weight</c> matrices are
+/// quantized.</item>
 /// <item><c>output.weight</c> (or a tied <c>token_embd.weight</c>) becomes Q6_K, or Q8_0 when its rows are not whole
 /// K-quant blocks or the recipe is Q8_0 / a float type (which keeps its own type).</item>
 /// <item>Q4_K_M / Q5_K_M: <c>attn_v</c> and <c>ffn_down</c> get Q6_K in the layers <c>use_more_bits</c> picks (the
@@ -140,8 +142,10 @@ public static class ModelQuantizer
         return result;
     }
 
+    /// <summary>2-D weights other than norms and the learned position table (llama.cpp keeps position_embd as it is).</summary>
     private static bool IsMatrix(GgufTensorInfo t) =>
-        t.Dimensions.Length == 2 && t.Name.EndsWith("weight", StringComparison.Ordinal) && !t.Name.Contains("norm", StringComparison.Ordinal);
+        t.Dimensions.Length == 2 && t.Name.EndsWith("weight", StringComparison.Ordinal) && !t.Name.Contains("norm", StringComparison.Ordinal)
+        && t.Name != GgufKeys.PositionEmbedding;
 
     /// <summary>llama.cpp's <c>use_more_bits</c>: the first and last eighth, and every third layer in between.</summary>
     public static bool UseMoreBits(int i, int n) => i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;

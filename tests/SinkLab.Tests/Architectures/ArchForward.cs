@@ -34,7 +34,25 @@ internal static class ArchForward
         _ => throw new ArgumentException(arch),
     };
 
-    public static double[][] Logits(GgufFile f, int[] tokens)
+    /// <summary>A cache policy, literally: after each token the sink policy keeps the first <paramref name="Sinks"/> and
+    /// the last <paramref name="Window"/> entries (Window 0: keep all); the shift policy (before a token, when the list
+    /// holds <paramref name="ShiftCapacity"/> entries) drops the older half of the entries after the first Sinks.
+    /// Positions are indices in the list (inside the cache), or stream positions with <paramref name="Original"/>.</summary>
+    public sealed record Policy(int Sinks = 0, int Window = 0, bool Original = false, int ShiftCapacity = 0)
+    {
+        public static Policy Full { get; } = new();
+    }
+
+    private sealed record Entry(double[] K, double[] V, long Position);
+
+    /// <summary>Next-token logits after each token (a dense cache: the plain causal forward).</summary>
+    public static double[][] Logits(GgufFile f, int[] tokens) => Logits(f, tokens, Policy.Full);
+
+    /// <summary>Next-token logits after each token, one token at a time, every layer keeping a list of (key before
+    /// RoPE, value, stream position) under <paramref name="policy"/>: keys are rotated at read time at their position,
+    /// ALiBi and sliding windows measure distance in the same positions, and a learned position table is indexed by the
+    /// new token's position.</summary>
+    public static double[][] Logits(GgufFile f, int[] tokens, Policy policy)
     {
         string arch = (string)Key(f, "general.architecture")!;
         Traits tr = Of(arch, f);
@@ -51,16 +69,11 @@ internal static class ArchForward
         double clamp = K("attention.clamp_kqv", 0), maxBias = K("attention.max_alibi_bias", 0);
         bool Local(int l) => window > 0 && arch switch { "gemma2" => l % 2 == 0, "gemma3" => l % 6 < 5, "phi3" => true, _ => false };
         float[]? ropeFactors = T(f, "rope_freqs.weight");
-
-        int n = tokens.Length, vocab = (int)f.Tensors.First(t => t.Name == "token_embd.weight").RowCount;
+        int vocab = (int)f.Tensors.First(t => t.Name == "token_embd.weight").RowCount;
         float[] emb = T(f, "token_embd.weight")!;
-        var x = new double[n][];
-        for (int t = 0; t < n; t++)
-        {
-            x[t] = new double[dim];
-            for (int i = 0; i < dim; i++) x[t][i] = emb[tokens[t] * dim + i] * (tr.EmbedScale ? Math.Sqrt(dim) : 1);
-            if (tr.Positions == "learned") { float[] pe = T(f, "position_embd.weight")!; for (int i = 0; i < dim; i++) x[t][i] += pe[t * dim + i]; }
-        }
+        float[] output = (arch.StartsWith("gemma", StringComparison.Ordinal) ? null : T(f, "output.weight")) ?? emb;
+        double[] slopes = Slopes(heads, maxBias);
+
         double[] Norm(double[] v, string name)
         {
             float[] w = T(f, name)!, b = T(f, name.Replace(".weight", ".bias")) ?? new float[v.Length];
@@ -78,72 +91,80 @@ internal static class ArchForward
             return y;
         }
 
-        for (int l = 0; l < layers; l++)
+        var cache = Enumerable.Range(0, layers).Select(_ => new List<Entry>()).ToArray();
+        var result = new double[tokens.Length][];
+        for (int n = 0; n < tokens.Length; n++)
         {
-            string B(string s) => $"blk.{l}.{s}";
-            // Projections (fused tensors split by rows; biases wherever the file has them).
-            float[] wq, wk, wv;
-            double[] bq, bk, bv;
-            if (T(f, B("attn_qkv.weight")) is { } qkv)
+            if (policy.ShiftCapacity > 0 && cache[0].Count == policy.ShiftCapacity)
+                foreach (List<Entry> c in cache) c.RemoveRange(policy.Sinks, (c.Count - policy.Sinks) / 2);
+            long Pos(List<Entry> c, int index) => policy.Original ? c[index].Position : index;
+            var x = new double[dim];
+            for (int i = 0; i < dim; i++) x[i] = emb[tokens[n] * dim + i] * (tr.EmbedScale ? Math.Sqrt(dim) : 1);
+            if (tr.Positions == "learned")
             {
-                wq = qkv[..(qDim * dim)]; wk = qkv[(qDim * dim)..((qDim + kvDim) * dim)]; wv = qkv[((qDim + kvDim) * dim)..];
-                double[] b = Vec(T(f, B("attn_qkv.bias")), qDim + 2 * kvDim);
-                bq = b[..qDim]; bk = b[qDim..(qDim + kvDim)]; bv = b[(qDim + kvDim)..];
+                long p = policy.Original ? n : cache[0].Count;   // the index the new token is about to take
+                float[] pe = T(f, "position_embd.weight")!;
+                for (int i = 0; i < dim; i++) x[i] += pe[p * dim + i];
             }
-            else
+            for (int l = 0; l < layers; l++)
             {
-                wq = T(f, B("attn_q.weight"))!; wk = T(f, B("attn_k.weight"))!; wv = T(f, B("attn_v.weight"))!;
-                bq = Vec(T(f, B("attn_q.bias")), qDim); bk = Vec(T(f, B("attn_k.bias")), kvDim); bv = Vec(T(f, B("attn_v.bias")), kvDim);
-            }
-            var input = new double[n][];
-            for (int t = 0; t < n; t++) input[t] = tr.Placement == "post" ? x[t] : Norm(x[t], B("attn_norm.weight"));
-            var q = new double[n][]; var k = new double[n][]; var v = new double[n][];
-            bool local = Local(l);
-            double baseL = arch == "gemma3" && local ? K("rope.freq_base_swa", 10000) : freqBase, linearL = arch == "gemma3" && local ? 1 : linear;
-            for (int t = 0; t < n; t++)
-            {
-                q[t] = Add(MatVec(wq, qDim, dim, input[t]), bq); k[t] = Add(MatVec(wk, kvDim, dim, input[t]), bk); v[t] = Add(MatVec(wv, kvDim, dim, input[t]), bv);
-                if (clamp > 0) foreach (double[] a in new[] { q[t], k[t], v[t] }) for (int i = 0; i < a.Length; i++) a[i] = Math.Clamp(a[i], -clamp, clamp);
-                if (tr.QkNorm == "whole") { q[t] = Norm(q[t], B("attn_q_norm.weight")); k[t] = Norm(k[t], B("attn_k_norm.weight")); }
-                if (tr.QkNorm == "head") { q[t] = PerHead(q[t], heads, hd, s => Norm(s, B("attn_q_norm.weight"))); k[t] = PerHead(k[t], kvHeads, hd, s => Norm(s, B("attn_k_norm.weight"))); }
-                if (tr.Positions == "rope")
+                string B(string s) => $"blk.{l}.{s}";
+                float[] wq, wk, wv;
+                double[] bq, bk, bv;
+                if (T(f, B("attn_qkv.weight")) is { } qkv)   // fused Q|K|V rows
                 {
-                    Rope(q[t], heads, hd, ropeDim, t, baseL, linearL, ropeFactors, tr.NormalRope);
-                    Rope(k[t], kvHeads, hd, ropeDim, t, baseL, linearL, ropeFactors, tr.NormalRope);
+                    wq = qkv[..(qDim * dim)]; wk = qkv[(qDim * dim)..((qDim + kvDim) * dim)]; wv = qkv[((qDim + kvDim) * dim)..];
+                    double[] b = Vec(T(f, B("attn_qkv.bias")), qDim + 2 * kvDim);
+                    bq = b[..qDim]; bk = b[qDim..(qDim + kvDim)]; bv = b[(qDim + kvDim)..];
                 }
-            }
-            double[] slopes = Slopes(heads, maxBias);
-            var attnOut = new double[n][];
-            for (int t = 0; t < n; t++)
-            {
+                else
+                {
+                    wq = T(f, B("attn_q.weight"))!; wk = T(f, B("attn_k.weight"))!; wv = T(f, B("attn_v.weight"))!;
+                    bq = Vec(T(f, B("attn_q.bias")), qDim); bk = Vec(T(f, B("attn_k.bias")), kvDim); bv = Vec(T(f, B("attn_v.bias")), kvDim);
+                }
+                double[] input = tr.Placement == "post" ? x : Norm(x, B("attn_norm.weight"));
+                double[] q = Add(MatVec(wq, qDim, dim, input), bq), k = Add(MatVec(wk, kvDim, dim, input), bk), v = Add(MatVec(wv, kvDim, dim, input), bv);
+                if (clamp > 0) foreach (double[] a in new[] { q, k, v }) for (int i = 0; i < a.Length; i++) a[i] = Math.Clamp(a[i], -clamp, clamp);
+                if (tr.QkNorm == "whole") { q = Norm(q, B("attn_q_norm.weight")); k = Norm(k, B("attn_k_norm.weight")); }
+                if (tr.QkNorm == "head") { q = PerHead(q, heads, hd, s => Norm(s, B("attn_q_norm.weight"))); k = PerHead(k, kvHeads, hd, s => Norm(s, B("attn_k_norm.weight"))); }
+                List<Entry> c = cache[l];
+                c.Add(new Entry(k, v, n));
+                bool local = Local(l);
+                double baseL = arch == "gemma3" && local ? K("rope.freq_base_swa", 10000) : freqBase, linearL = arch == "gemma3" && local ? 1 : linear;
+                long qPos = Pos(c, c.Count - 1);
+                if (tr.Positions == "rope") Rope(q, heads, hd, ropeDim, qPos, baseL, linearL, ropeFactors, tr.NormalRope);
+                var keys = new double[c.Count][];
+                for (int j = 0; j < c.Count; j++)
+                {
+                    keys[j] = (double[])c[j].K.Clone();
+                    if (tr.Positions == "rope") Rope(keys[j], kvHeads, hd, ropeDim, Pos(c, j), baseL, linearL, ropeFactors, tr.NormalRope);
+                }
                 var z = new double[qDim];
                 for (int h = 0; h < heads; h++)
                 {
-                    var s = new double[t + 1];
-                    for (int p = 0; p <= t; p++)
+                    var s = new double[c.Count];
+                    for (int j = 0; j < c.Count; j++)
                     {
                         double dot = 0;
-                        for (int i = 0; i < hd; i++) dot += q[t][h * hd + i] * k[p][(h / group) * hd + i];
-                        s[p] = dot * scale;
-                        if (attnCap > 0) s[p] = attnCap * Math.Tanh(s[p] / attnCap);
-                        if (tr.Positions == "alibi") s[p] -= slopes[h] * (t - p);
-                        if (local && t - p >= window) s[p] = double.NegativeInfinity;
+                        for (int i = 0; i < hd; i++) dot += q[h * hd + i] * keys[j][(h / group) * hd + i];
+                        s[j] = dot * scale;
+                        if (attnCap > 0) s[j] = attnCap * Math.Tanh(s[j] / attnCap);
+                        if (tr.Positions == "alibi") s[j] -= slopes[h] * (qPos - Pos(c, j));
+                        if (local && qPos - Pos(c, j) >= window) s[j] = double.NegativeInfinity;
                     }
                     double max = s.Max(), sum = s.Sum(a => Math.Exp(a - max));
-                    for (int p = 0; p <= t; p++)
-                        for (int i = 0; i < hd; i++) z[h * hd + i] += Math.Exp(s[p] - max) / sum * v[p][(h / group) * hd + i];
+                    for (int j = 0; j < c.Count; j++)
+                        for (int i = 0; i < hd; i++) z[h * hd + i] += Math.Exp(s[j] - max) / sum * c[j].V[(h / group) * hd + i];
                 }
-                attnOut[t] = Add(MatVec(T(f, B("attn_output.weight"))!, dim, qDim, z), Vec(T(f, B("attn_output.bias")), dim));
-                if (tr.Placement != "pre") attnOut[t] = Norm(attnOut[t], B("post_attention_norm.weight"));
-            }
-            for (int t = 0; t < n; t++)
-            {
+                double[] attnOut = Add(MatVec(T(f, B("attn_output.weight"))!, dim, qDim, z), Vec(T(f, B("attn_output.bias")), dim));
+                if (tr.Placement != "pre") attnOut = Norm(attnOut, B("post_attention_norm.weight"));
+
                 double[] mlpIn;
-                if (tr.Parallel) mlpIn = T(f, B("ffn_norm.weight")) != null ? Norm(x[t], B("ffn_norm.weight")) : input[t];
+                if (tr.Parallel) mlpIn = T(f, B("ffn_norm.weight")) != null ? Norm(x, B("ffn_norm.weight")) : input;
                 else
                 {
-                    x[t] = Add(x[t], attnOut[t]);
-                    mlpIn = tr.Placement == "post" ? x[t] : Norm(x[t], B("ffn_norm.weight"));
+                    x = Add(x, attnOut);
+                    mlpIn = tr.Placement == "post" ? x : Norm(x, B("ffn_norm.weight"));
                 }
                 double[] hidden;
                 if (tr.Mlp == "gelu")
@@ -161,17 +182,15 @@ internal static class ArchForward
                 }
                 double[] o = Add(MatVec(T(f, B("ffn_down.weight"))!, dim, ff, hidden), Vec(T(f, B("ffn_down.bias")), dim));
                 if (tr.Placement != "pre") o = Norm(o, B("post_ffw_norm.weight"));
-                x[t] = Add(tr.Parallel ? Add(x[t], attnOut[t]) : x[t], o);
+                x = Add(tr.Parallel ? Add(x, attnOut) : x, o);
             }
+            result[n] = MatVec(output, vocab, dim, Norm(x, "output_norm.weight"));
+            if (finalCap > 0) for (int i = 0; i < vocab; i++) result[n][i] = finalCap * Math.Tanh(result[n][i] / finalCap);
+            if (policy.ShiftCapacity == 0 && policy.Window > 0)
+                foreach (List<Entry> c in cache)
+                    if (c.Count > policy.Sinks + policy.Window) c.RemoveRange(policy.Sinks, c.Count - policy.Sinks - policy.Window);
         }
-        float[] output = (arch.StartsWith("gemma", StringComparison.Ordinal) ? null : T(f, "output.weight")) ?? emb;
-        var logits = new double[n][];
-        for (int t = 0; t < n; t++)
-        {
-            logits[t] = MatVec(output, vocab, dim, Norm(x[t], "output_norm.weight"));
-            if (finalCap > 0) for (int i = 0; i < vocab; i++) logits[t][i] = finalCap * Math.Tanh(logits[t][i] / finalCap);
-        }
-        return logits;
+        return result;
     }
 
     /// <summary>The tanh approximation of GELU.</summary>
@@ -184,7 +203,7 @@ internal static class ArchForward
         return Enumerable.Range(0, heads).Select(h => h < n2 ? Math.Pow(m0, h + 1) : Math.Pow(m1, 2 * (h - n2) + 1)).ToArray();
     }
 
-    private static void Rope(double[] v, int heads, int hd, int ropeDim, int pos, double freqBase, double linear, float[]? factors, bool normal)
+    private static void Rope(double[] v, int heads, int hd, int ropeDim, long pos, double freqBase, double linear, float[]? factors, bool normal)
     {
         for (int h = 0; h < heads; h++)
             for (int i = 0; i < ropeDim / 2; i++)
