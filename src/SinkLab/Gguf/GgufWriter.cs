@@ -55,6 +55,12 @@ public sealed class GgufWriter
         return this;
     }
 
+    /// <summary>The value of a metadata key added so far, or null.</summary>
+    public GgufValue? Get(string key) => _metadata.FirstOrDefault(kv => kv.Key == key).Value;
+
+    /// <summary>Removes a tensor added so far; false when there was none of that name.</summary>
+    public bool RemoveTensor(string name) => _tensors.RemoveAll(t => t.Name == name) > 0;
+
     /// <summary>Removes a metadata key (e.g. to edit a copied file); false when it was not there.</summary>
     public bool Remove(string key)
     {

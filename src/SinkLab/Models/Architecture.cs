@@ -44,6 +44,9 @@ public abstract class Architecture
     /// are written by the caller), as llama.cpp's converter would for such a model.</summary>
     internal virtual void WriteKeys(KeyWriter keys, SyntheticShape shape) { }
 
+    /// <summary>How Hugging Face checkpoints of this architecture convert (null: no Hugging Face form).</summary>
+    internal virtual Formats.HuggingFace.HfSpec? HuggingFace => null;
+
     /// <summary>The default 1/√head_size query scale.</summary>
     internal static float DefaultScale(ModelSizes s) => 1f / MathF.Sqrt(s.HeadDim);
 

@@ -10,6 +10,7 @@ public static class GgufKeys
 #pragma warning disable CS1591 // each constant is the GGUF key it names
     public const string Architecture = "general.architecture";
     public const string Name = "general.name";
+    public const string Type = "general.type";
     public const string Alignment = "general.alignment";
     public const string FileType = "general.file_type";
     public const string QuantizationVersion = "general.quantization_version";

@@ -191,6 +191,7 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _vocab;
         private readonly PriorityQueue<(int Left, int Right, int Size), (float Score, int Left)> _queue = new(BigramOrder.Instance);
         private readonly Dictionary<string, (int Left, int Right)> _revMerge = new(StringComparer.Ordinal);
+        private bool _lastUnknown;   // the last token output was an unknown standing for characters without byte tokens
 
         public Session(SentencePieceBpeTokenizer tok, string text)
         {
@@ -242,12 +243,25 @@ public sealed class SentencePieceBpeTokenizer : ITokenizer
         {
             Symbol s = _symbols[index];
             ReadOnlySpan<char> text = _text.AsSpan(s.Start, s.Length);
-            if (_vocab.TryGetValue(text, out int id)) { output.Add(id); return; }
+            if (_vocab.TryGetValue(text, out int id)) { output.Add(id); _lastUnknown = false; return; }
             if (!_revMerge.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(text, out var parts))
             {
-                foreach (byte b in Encoding.UTF8.GetBytes(text.ToArray())) output.Add(_tok._byteTokens[b]);
+                byte[] bytes = Encoding.UTF8.GetBytes(text.ToArray());
+                if (Array.TrueForAll(bytes, b => _tok._byteTokens[b] >= 0 && _tok._byteTokens[b] != _tok.UnknownId))
+                {
+                    foreach (byte b in bytes) output.Add(_tok._byteTokens[b]);
+                    _lastUnknown = false;
+                    return;
+                }
+                // No byte tokens for this character (a vocabulary without <0xNN> pieces, such as a converted
+                // SentencePiece-style tokenizer.json): one unknown token per run of such characters, as that
+                // tokenizer's fuse_unk does (llama.cpp has no fallback here: its byte lookup throws). Without an
+                // unknown token the character cannot be represented and is dropped.
+                if (!_lastUnknown && _tok.UnknownId >= 0) output.Add(_tok.UnknownId);
+                _lastUnknown = _tok.UnknownId >= 0;
                 return;
             }
+            _lastUnknown = false;
             Resegment(parts.Left, output);
             Resegment(parts.Right, output);
         }

@@ -1,3 +1,4 @@
+using SinkLab.Formats.HuggingFace;
 using SinkLab.Gguf;
 
 namespace SinkLab.Models.Architectures;
@@ -24,4 +25,21 @@ internal sealed class StableLm : Architecture
     }
 
     internal override void WriteKeys(KeyWriter keys, SyntheticShape shape) => keys.Add(GgufKeys.RopeDimensionCount, (uint)(shape.HeadSize / 4));
+
+    internal override HfSpec HuggingFace { get; } = new()
+    {
+        Classes = ["StableLmForCausalLM", "StableLMEpochForCausalLM"],
+        Keys = (c, k) =>
+        {
+            if (c.Bool("qk_layernorm", false))
+                throw new ModelNotSupportedException("stablelm qk-layernorm", $"{c.Path}: StableLM's per-head Q/K LayerNorm (qk_layernorm) is not supported");
+            int dim = c.Int(["hidden_size"]), heads = c.Int(["num_attention_heads"]);
+            k.Add(GgufKeys.ContextLength, (uint)c.Int(["max_position_embeddings"])).Add(GgufKeys.EmbeddingLength, (uint)dim)
+                .Add(GgufKeys.BlockCount, (uint)c.Int(["num_hidden_layers"])).Add(GgufKeys.FeedForwardLength, (uint)c.Int(["intermediate_size"]))
+                .Add(GgufKeys.RopeDimensionCount, (uint)(int)(c.Number("partial_rotary_factor", "rope_pct") * (dim / heads)))
+                .Add(GgufKeys.HeadCount, (uint)heads).Add(GgufKeys.HeadCountKv, (uint)c.Int(["num_key_value_heads"]))
+                .Add(GgufKeys.ParallelResidual, c.Bool("use_parallel_residual", true)).Add(GgufKeys.LayerNormEpsilon, (float)c.Number("layer_norm_eps", "norm_eps"));
+        },
+        Map = n => Hf.Map(n, "model.layers.", Hf.LlamaBlock, Hf.LlamaGlobal),
+    };
 }
