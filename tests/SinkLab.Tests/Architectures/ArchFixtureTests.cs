@@ -19,7 +19,8 @@ public class ArchFixtureTests
     public static TheoryData<string> Names => new(ArchitectureRegistry.Supported);
 
     /// <summary>The test shape of an architecture: the tiny shape, with a head size of 32 where the architecture
-    /// allows key_length ≠ n_embd / n_head, and six layers for Gemma 3's pattern.</summary>
+    /// allows key_length ≠ n_embd / n_head, six layers for Gemma 3's pattern, and a 4 · n_embd MLP where the Hugging Face
+    /// config implies one.</summary>
     internal static SyntheticShape ShapeOf(string arch)
     {
         SyntheticShape s = SyntheticModel.Shape("tiny") with { Vocab = 300 };
@@ -27,6 +28,7 @@ public class ArchFixtureTests
         {
             "gemma" or "gemma2" or "qwen3" => s with { HeadDim = 32 },
             "gemma3" => s with { HeadDim = 32, Layers = 6 },
+            "gpt2" or "mpt" => s with { Hidden = 4 * s.Dim },   // their converters write feed_forward_length = 4 · n_embd
             _ => s,
         };
     }

@@ -152,7 +152,7 @@ public sealed class SentencePieceModel
             {
                 case 0: Varint(); break;
                 case 1: if (end - _pos < 8) throw Error("fixed64", "8 bytes", $"{end - _pos}"); _pos += 8; break;
-                case 2: _pos += Length(); break;
+                case 2: { int n = Length(); _pos += n; break; }   // not "_pos += Length()": that reads _pos before Length() moves it
                 case 5: if (end - _pos < 4) throw Error("fixed32", "4 bytes", $"{end - _pos}"); _pos += 4; break;
                 default: throw Error("wire type", "0, 1, 2 or 5", wire.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
