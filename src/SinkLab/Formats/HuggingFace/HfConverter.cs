@@ -70,7 +70,11 @@ public static class HfConverter
         spec.Keys(cp.Config, new KeyWriter(w, arch.Name));
         w.Add(GgufKeys.FileType, GgufValue.Of(FileType(type)));
         w.Add(GgufKeys.QuantizationVersion, GgufValue.Of(2u));
-        IReadOnlyList<string> notes = HfVocabulary.Write(w, cp.Directory, cp.Config, spec.Vocab);
+        int embeddingRows = cp.Names.Where(n => spec.Map(n) is GgufKeys.TokenEmbedding or GgufKeys.Output)
+            .Select(n => { cp.TryFind(n, out _, out SafeTensor t); return t.Shape.Length == 2 ? (int)Math.Min(int.MaxValue, t.Shape[0]) : 0; })
+            .DefaultIfEmpty(0).Max();
+        if (embeddingRows == 0) throw new HuggingFaceFormatException(cp.Directory, "token embedding", "a 2-D tensor the converter maps to token_embd", "none");
+        IReadOnlyList<string> notes = HfVocabulary.Write(w, cp.Directory, cp.Config, spec.Vocab, embeddingRows);
         int vocab = ((GgufArray)w.Get(GgufKeys.Tokens)!.Value).Items.Length;
 
         // Plan the tensors the configuration needs (every optional bias allowed) and check each mapped tensor against it.
@@ -87,7 +91,7 @@ public static class HfConverter
         var written = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (HfTensor extra in spec.Extra?.Invoke(cp.Config) ?? [])
-            Add(w, extra.GgufName, [extra.Data.Length], () => extra, type, written, seen, planned, cp.Directory);
+            Add(w, extra.GgufName, [extra.Data.Length], "F32", () => extra, type, written, seen, planned, cp.Directory);
         string? embeddingSource = null;
         foreach (string hfName in cp.Names)
         {
@@ -102,7 +106,7 @@ public static class HfConverter
             if (gguf == GgufKeys.TokenEmbedding) embeddingSource = hfName;
             cp.TryFind(hfName, out _, out SafeTensor t);
             string name = hfName;
-            Add(w, gguf, t.Shape, () => Load(cp, name, gguf, spec, vocab), type, written, seen, planned, cp.Directory);
+            Add(w, gguf, t.Shape, t.DType, () => Load(cp, name, gguf, spec, vocab), type, written, seen, planned, cp.Directory);
         }
         // A tied embedding saved once under the output's name (the 656K checkpoint stores only lm_head.weight).
         if (embeddingSource == null && seen.Contains(GgufKeys.Output))
@@ -112,7 +116,7 @@ public static class HfConverter
             written.Remove(GgufKeys.Output);
             seen.Remove(GgufKeys.Output);
             cp.TryFind(hfOutput, out _, out SafeTensor t);
-            Add(w, GgufKeys.TokenEmbedding, t.Shape, () => Load(cp, hfOutput, GgufKeys.TokenEmbedding, spec, vocab), type, written, seen, planned, cp.Directory);
+            Add(w, GgufKeys.TokenEmbedding, t.Shape, t.DType, () => Load(cp, hfOutput, GgufKeys.TokenEmbedding, spec, vocab), type, written, seen, planned, cp.Directory);
             notes = [.. notes, $"the embedding is stored once, as '{hfOutput}': written as {GgufKeys.TokenEmbedding} (output tied)"];
         }
         foreach (var (name, _) in planned)
@@ -151,10 +155,12 @@ public static class HfConverter
         return tensor;
     }
 
-    private static void Add(GgufWriter w, string gguf, long[] hfShape, Func<HfTensor> load, GgmlType type, List<string> written,
+    private static void Add(GgufWriter w, string gguf, long[] hfShape, string dtype, Func<HfTensor> load, GgmlType type, List<string> written,
         HashSet<string> seen, Dictionary<string, long[]> planned, string dir)
     {
         if (!seen.Add(gguf)) throw new HuggingFaceFormatException(dir, $"tensor '{gguf}'", "one source tensor", "two that map to it");
+        if (dtype is not ("F32" or "F16" or "BF16" or "F64"))
+            throw new ModelNotSupportedException(dtype, $"{dir}: tensor for '{gguf}' has dtype {dtype}; supported: F32, F16, BF16 (quantized or integer checkpoints are not converted)");
         if (!planned.TryGetValue(gguf, out long[]? dims))
             throw new HuggingFaceFormatException(dir, $"tensor '{gguf}'", "a tensor this configuration has", "one the configuration does not account for");
         long[] ggml = [.. hfShape.Reverse()];

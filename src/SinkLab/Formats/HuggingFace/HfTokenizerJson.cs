@@ -143,9 +143,16 @@ public sealed class HfTokenizerJson
         "\n \n\n \n\n\n \t \t\t \t\n  \n   \n    \n     \n🚀 (normal) 😶\u200d🌫️ (multiple emojis concatenated) ✅ 🦙🦙 3 33 333 3333 33333 333333 3333333 33333333 3.3 3..3 3...3 កាន់តែពិសេសអាច😁 ?我想在apple工作1314151天～ ------======= нещо на Български ''''''```````\"\"\"\"......!!!!!!?????? I've been 'told he's there, 'RE you sure? 'M not sure I'll make it, 'D you like some tea? We'Ve a'lL";
 
     /// <summary>Encodes <paramref name="text"/> as the <c>tokenizers</c> library would.</summary>
+    /// <exception cref="HuggingFaceFormatException">A pattern of the file ran past its time limit.</exception>
     public int[] Encode(string text, bool addSpecialTokens = false)
     {
         ArgumentNullException.ThrowIfNull(text);
+        try { return EncodeCore(text, addSpecialTokens); }
+        catch (RegexMatchTimeoutException e) { throw new HuggingFaceFormatException(Path, "pre-tokenizer pattern", "one that matches in time", JsonFile.Short(e.Pattern)); }
+    }
+
+    private int[] EncodeCore(string text, bool addSpecialTokens)
+    {
         var ids = new List<int>();
         foreach (var (segment, addedId) in SplitAdded(text))
         {

@@ -55,7 +55,13 @@ public static class HfVocabulary
     /// <returns>Notes for the user (e.g. a pre-tokenizer recognised by its structure rather than its hash).</returns>
     /// <exception cref="HuggingFaceFormatException">Tokenizer files missing or malformed.</exception>
     /// <exception cref="ModelNotSupportedException">A tokenizer SinkLab cannot map.</exception>
-    public static IReadOnlyList<string> Write(GgufWriter w, string dir, HfConfig config, HfVocabKind kind)
+    /// <param name="w">The GGUF being written.</param>
+    /// <param name="dir">The checkpoint folder.</param>
+    /// <param name="config">config.json.</param>
+    /// <param name="kind">Which tokenizer files the architecture reads.</param>
+    /// <param name="embeddingRows">Rows of the checkpoint's embedding: config's vocab_size may pad the tokenizer up to it,
+    /// never beyond.</param>
+    public static IReadOnlyList<string> Write(GgufWriter w, string dir, HfConfig config, HfVocabKind kind, int embeddingRows)
     {
         ArgumentNullException.ThrowIfNull(w);
         ArgumentNullException.ThrowIfNull(config);
@@ -63,6 +69,8 @@ public static class HfVocabulary
         string spm = Path.Combine(dir, "tokenizer.model"), json = Path.Combine(dir, "tokenizer.json");
         using JsonFile? tokConfig = File.Exists(Path.Combine(dir, "tokenizer_config.json")) ? JsonFile.Open(Path.Combine(dir, "tokenizer_config.json")) : null;
         int vocabSize = config.IntOr(["vocab_size"], 0, 0, 1 << 24);
+        if (vocabSize > embeddingRows)
+            throw new HuggingFaceFormatException(config.Path, "key 'vocab_size'", $"at most the embedding's {embeddingRows} rows", vocabSize.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
         HfTokenizerJson? tj = File.Exists(json) ? HfTokenizerJson.Open(json) : null;
         string[] tokens;

@@ -39,6 +39,8 @@ internal sealed class JsonFile : IDisposable
     /// <summary>Parses JSON bytes labelled <paramref name="path"/>.</summary>
     public static JsonFile Parse(byte[] bytes, string path)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new HuggingFaceFormatException(path, "text", "UTF-8", "invalid bytes");
         try
         {
             var doc = JsonDocument.Parse(bytes, new JsonDocumentOptions { MaxDepth = 64, CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
@@ -47,11 +49,29 @@ internal sealed class JsonFile : IDisposable
                 doc.Dispose();
                 throw new HuggingFaceFormatException(path, "root", "a JSON object", doc.RootElement.ValueKind.ToString());
             }
+            try { CheckStrings(doc.RootElement); }
+            catch (InvalidOperationException)
+            {
+                doc.Dispose();
+                throw new HuggingFaceFormatException(path, "string", "valid UTF-16 escapes", "a lone surrogate");
+            }
             return new JsonFile(path, doc);
         }
         catch (JsonException e)
         {
             throw new HuggingFaceFormatException(path, $"JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine}", "valid JSON", Short(e.Message));
+        }
+    }
+
+    /// <summary>Decodes every string and property name once, so that a lone surrogate escape fails here, typed,
+    /// rather than wherever the value is first read.</summary>
+    private static void CheckStrings(JsonElement e)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.String: e.GetString(); break;
+            case JsonValueKind.Array: foreach (JsonElement x in e.EnumerateArray()) CheckStrings(x); break;
+            case JsonValueKind.Object: foreach (JsonProperty p in e.EnumerateObject()) { _ = p.Name; CheckStrings(p.Value); } break;
         }
     }
 
@@ -116,7 +136,9 @@ internal sealed class JsonFile : IDisposable
             var v => throw Wrong(key, "an array", v),
         };
 
-    internal static string Short(string s) => s.Length > 80 ? s[..80] + "…" : s;
+    /// <summary>At most 80 characters of <paramref name="s"/> on one line (control characters escaped).</summary>
+    internal static string Short(string s)
+        => System.Text.RegularExpressions.Regex.Replace(s.Length > 80 ? s[..80] + "…" : s, @"\p{Cc}", m => $"\\u{(int)m.Value[0]:x4}");
 
     /// <summary>Invariant text of a number (for messages).</summary>
     internal static string Text(double v) => v.ToString(CultureInfo.InvariantCulture);
