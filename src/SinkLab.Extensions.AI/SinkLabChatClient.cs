@@ -14,8 +14,9 @@ public sealed record SinkLabChatClientOptions
     public CachePolicy? Cache { get; init; }
     /// <summary>Worker threads of the session.</summary>
     public int Threads { get; init; } = 1;
-    /// <summary>How turns are written into the token stream.</summary>
-    public ChatFormat Format { get; init; } = new();
+    /// <summary>How turns are written into the token stream; null: the model's chat template, or the plain form when it
+    /// has none. System messages at the start of a conversation become its <see cref="ChatFormat.System"/>.</summary>
+    public ChatFormat? Format { get; init; }
     /// <summary>Reply length when <see cref="ChatOptions.MaxOutputTokens"/> is not set.</summary>
     public int DefaultMaxOutputTokens { get; init; } = 256;
     /// <summary>Repetition penalty (1 = off).</summary>
@@ -70,7 +71,10 @@ public sealed class SinkLabChatClient : IChatClient
         List<(ChatRole Role, string Text)> history = [.. messages.Select(m => (m.Role, m.Text))];
         int answered = AnsweredPrefix(history);
         if (answered == history.Count) throw new ArgumentException("the last message must be a user message", nameof(messages));
-        string user = string.Join("\n", history.Skip(answered).Select(m => m.Text));
+        int systems = 0;
+        while (systems < history.Count && history[systems].Role == ChatRole.System) systems++;
+        if (systems == history.Count) throw new ArgumentException("the conversation holds only system messages", nameof(messages));
+        string user = string.Join("\n", history.Skip(Math.Max(answered, systems)).Select(m => m.Text));
         int maxTokens = options?.MaxOutputTokens ?? _options.DefaultMaxOutputTokens;
         if (maxTokens < 1) throw new ArgumentOutOfRangeException(nameof(options), maxTokens, "MaxOutputTokens must be ≥ 1");
         var sampler = new Sampler(_model.Config.VocabSize, new SamplerOptions
@@ -84,7 +88,7 @@ public sealed class SinkLabChatClient : IChatClient
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            StreamingChat chat = Prepare(history, answered);
+            StreamingChat chat = Prepare(history, answered, systems);
             // Bounded: generation runs at most a few tokens ahead of the consumer, so a cancelled or abandoned
             // enumeration stops the model promptly.
             var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
@@ -143,14 +147,16 @@ public sealed class SinkLabChatClient : IChatClient
 
     /// <summary>Reuses the cached conversation when the first <paramref name="last"/> messages are the ones it already
     /// holds; otherwise replays them.</summary>
-    private StreamingChat Prepare(List<(ChatRole Role, string Text)> history, int last)
+    private StreamingChat Prepare(List<(ChatRole Role, string Text)> history, int last, int systems)
     {
         bool extends = _chat != null && _seen.Count == last && _seen.SequenceEqual(history.Take(last));
         if (extends) return _chat!;
         _chat?.Dispose();
-        _chat = new StreamingChat(_model, _policy, _options.Threads, _options.Format);
+        ChatFormat format = _options.Format ?? ChatFormat.ForModel(_model);
+        if (systems > 0) format = format with { System = string.Join("\n", history.Take(systems).Select(m => m.Text)) };
+        _chat = new StreamingChat(_model, _policy, _options.Threads, format);
         var pending = new List<string>();
-        foreach (var (role, text) in history.Take(last))
+        foreach (var (role, text) in history.Take(last).Skip(Math.Min(systems, last)))
         {
             if (role != ChatRole.Assistant) { pending.Add(text); continue; }
             _chat.AddTurn(string.Join("\n", pending), text);

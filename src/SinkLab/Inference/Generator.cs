@@ -8,7 +8,7 @@ public static class Generator
     /// <summary>
     /// Feeds <paramref name="prompt"/> (already tokenized, BOS included if wanted), then samples up to
     /// <paramref name="maxTokens"/> tokens, calling <paramref name="onToken"/> for each as it comes. Stops early at
-    /// EOS (unless <paramref name="ignoreEos"/>), at a full dense cache (bounded cache policies never fill), or when <paramref name="cancel"/> fires.
+    /// an end-of-generation token (EOS, EOT, a chat end-of-turn marker: <see cref="Model.EndOfGeneration"/>; unless <paramref name="ignoreEos"/>), at a full dense cache (bounded cache policies never fill), or when <paramref name="cancel"/> fires.
     /// </summary>
     /// <returns>The prompt followed by the generated ids.</returns>
     public static List<int> Generate(InferenceSession session, ReadOnlySpan<int> prompt, int maxTokens, Sampler sampler,
@@ -22,14 +22,14 @@ public static class Generator
         ids.AddRange(prompt);
         foreach (int t in prompt) sampler.Accept(t);
         ReadOnlySpan<float> logits = session.Prefill(prompt);
-        int eos = session.Model.Tokenizer.EosId;
+        IReadOnlySet<int> end = session.Model.EndOfGeneration;
         for (int i = 0; i < maxTokens && !cancel.IsCancellationRequested; i++)
         {
             int next = sampler.Sample(logits);
             ids.Add(next);
             sampler.Accept(next);
             onToken?.Invoke(next);
-            if (next == eos && !ignoreEos) break;
+            if (!ignoreEos && end.Contains(next)) break;
             if (i + 1 == maxTokens || session.IsFull) break;
             logits = session.Decode(next);
         }

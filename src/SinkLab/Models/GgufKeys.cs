@@ -31,6 +31,8 @@ public static class GgufKeys
     public const string AddSpacePrefix = "tokenizer.ggml.add_space_prefix";
     public const string ChatTemplate = "tokenizer.chat_template";
     public const string EotId = "tokenizer.ggml.eot_token_id";
+    /// <summary>End-of-message token id (Llama 3.1's <c>&lt;|eom_id|&gt;</c>).</summary>
+    public const string EomId = "tokenizer.ggml.eom_token_id";
 
     // Suffixes of "{arch}.*" keys.
     public const string ContextLength = "context_length";

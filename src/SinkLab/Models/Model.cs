@@ -27,6 +27,11 @@ public sealed class Model : IDisposable
     /// <summary>Tokenizer built from the file's metadata.</summary>
     public ITokenizer Tokenizer { get; }
 
+    /// <summary>The ids after which the model has ended its turn (EOS, EOT, EOM and the chat end-of-turn markers of the
+    /// vocabulary; see <see cref="Tokenization.EndOfGeneration"/>).</summary>
+    public IReadOnlySet<int> EndOfGeneration => _endOfGeneration ??= Tokenization.EndOfGeneration.Find(File, Tokenizer);
+    private IReadOnlySet<int>? _endOfGeneration;
+
     /// <summary>
     /// Loads a GGUF file, or a llama2.c checkpoint when <paramref name="llama2cTokenizer"/> is given (or when the
     /// file is not GGUF and a <c>tok*.bin</c>/<c>tokenizer.bin</c> sits beside it).
