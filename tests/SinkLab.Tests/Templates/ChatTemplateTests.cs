@@ -133,4 +133,56 @@ public sealed class ChatTemplateTests
         // an empty system message is dropped
         Assert.StartsWith("<|user|>", t.Render([new("system", ""), new("user", "x")], true));
     }
+
+    [Fact]
+    public void Llama3()
+    {
+        var t = ChatTemplate.Parse(Fixture("meta-llama-Meta-Llama-3-8B-Instruct"));
+        Assert.Equal(
+            "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nYou are a helpful assistant.<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nHello<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nHi there<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nWho are you<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\nI am an assistant<|eot_id|>" +
+            "<|start_header_id|>user<|end_header_id|>\n\nAnother question<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+            t.Render(Conversation, true, "<|begin_of_text|>", "<|eot_id|>"));
+    }
+
+    [Fact]
+    public void Qwen25_AddsItsDefaultSystemPrompt()
+    {
+        var t = ChatTemplate.Parse(Fixture("Qwen-Qwen2.5-7B-Instruct"));
+        string turns = "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n<|im_start|>user\nWho are you<|im_end|>\n" +
+                       "<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>user\nAnother question<|im_end|>\n<|im_start|>assistant\n";
+        Assert.Equal("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n" + turns, t.Render(Conversation, true));
+        Assert.Equal("<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n" + turns, t.Render(Conversation[1..], true));
+    }
+
+    [Fact]
+    public void Gemma3_FoldsTheSystemMessageIntoTheFirstUserTurn()
+    {
+        var t = ChatTemplate.Parse(Fixture("google-gemma-3-1b-it"));
+        Assert.Equal(
+            "<bos><start_of_turn>user\nYou are a helpful assistant.\n\nHello<end_of_turn>\n<start_of_turn>model\nHi there<end_of_turn>\n" +
+            "<start_of_turn>user\nWho are you<end_of_turn>\n<start_of_turn>model\nI am an assistant<end_of_turn>\n" +
+            "<start_of_turn>user\nAnother question<end_of_turn>\n<start_of_turn>model\n",
+            t.Render(Conversation, true, "<bos>"));
+    }
+
+    [Fact]
+    public void SmolLM2_AddsItsDefaultSystemPrompt()
+    {
+        var t = ChatTemplate.Parse(Fixture("HuggingFaceTB-SmolLM2-1.7B-Instruct"));
+        Assert.Equal("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\nHi there<|im_end|>\n" +
+                     "<|im_start|>user\nWho are you<|im_end|>\n<|im_start|>assistant\n   I am an assistant   <|im_end|>\n<|im_start|>user\nAnother question<|im_end|>\n" +
+                     "<|im_start|>assistant\n", t.Render(Conversation, true));
+        Assert.Equal("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n",
+            t.Render([new("user", "Hi")], false));
+    }
+
+    [Fact]
+    public void Phi3Mini_DropsTheSystemMessage()
+    {
+        var t = ChatTemplate.Parse(Fixture("microsoft-Phi-3-mini-4k-instruct"));
+        Assert.Equal("<s><|user|>\nHello<|end|>\n<|assistant|>\nHi there<|end|>\n<|user|>\nWho are you<|end|>\n<|assistant|>\n   I am an assistant   <|end|>\n" +
+                     "<|user|>\nAnother question<|end|>\n<|assistant|>\n", t.Render(Conversation, true, "<s>"));
+    }
 }

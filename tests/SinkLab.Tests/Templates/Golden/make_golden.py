@@ -144,7 +144,12 @@ FIXTURE_CASES = [
                            ("meta-llama-Llama-3.2-3B-Instruct", "<|begin_of_text|>", "<|eot_id|>"),
                            ("Qwen-Qwen3-0.6B", "", "<|im_end|>"),
                            ("google-gemma-2-2b-it", "<bos>", "<eos>"),
-                           ("microsoft-Phi-3.5-mini-instruct", "<s>", "<|endoftext|>")]
+                           ("microsoft-Phi-3.5-mini-instruct", "<s>", "<|endoftext|>"),
+                           ("meta-llama-Meta-Llama-3-8B-Instruct", "<|begin_of_text|>", "<|eot_id|>"),
+                           ("Qwen-Qwen2.5-7B-Instruct", "", "<|im_end|>"),
+                           ("google-gemma-3-1b-it", "<bos>", "<eos>"),
+                           ("HuggingFaceTB-SmolLM2-1.7B-Instruct", "", "<|im_end|>"),
+                           ("microsoft-Phi-3-mini-4k-instruct", "<s>", "<|endoftext|>")]
     for msgs, gen, extra in [(CONVERSATION, True, {}), (CONVERSATION, False, {}), (CONVERSATION[1:], True, {}),
                              (THINKING, True, {}), (THINKING[:2], False, {}), (CONVERSATION, True, {"enable_thinking": False}),
                              (CONVERSATION[1:4], True, {"tools": [TOOL]})]
