@@ -43,6 +43,8 @@ internal static class InfoCommand
                 BosId = m.Tokenizer.BosId,
                 EosId = m.Tokenizer.EosId,
                 m.Tokenizer.AddBos,
+                EndOfGeneration = m.EndOfGeneration.Order().ToArray(),
+                ChatTemplate = f.GetStringOrNull(GgufKeys.ChatTemplate) is { } template ? $"{template.Length} characters" : null,
             },
         };
         if (json)
@@ -55,9 +57,17 @@ internal static class InfoCommand
         Row("file", path);
         Row("architecture", m.Config.Architecture);
         Row("parameters", parameters.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var p in typeof(ModelConfig).GetProperties()) Row(p.Name, p.GetValue(m.Config) ?? "");
+        foreach (var p in typeof(ModelConfig).GetProperties())
+        {
+            if (p.Name is nameof(ModelConfig.Block) or nameof(ModelConfig.LayerSpecs)) continue;
+            Row(p.Name, p.GetValue(m.Config) ?? "");
+        }
+        foreach (var p in typeof(BlockDescription).GetProperties()) Row("block." + p.Name, p.GetValue(m.Config.Block) ?? "");
+        foreach (string line in LayerSpecSummary.Describe(m.Config.LayerSpecs)) Row("layers", line);
         Row("tensor types", string.Join(", ", types.Select(kv => $"{kv.Key} × {kv.Value}")));
         Row("tokenizer", $"{info.Tokenizer.Model}, {m.Tokenizer.VocabSize} tokens, BOS {m.Tokenizer.BosId}, EOS {m.Tokenizer.EosId}");
+        Row("end of turn", string.Join(", ", info.Tokenizer.EndOfGeneration.Select(id => $"{id} {m.Tokenizer.TokenText(id)}")));
+        Row("chat template", info.Tokenizer.ChatTemplate ?? "none (chat uses plain USER:/ASSISTANT: turns)");
         AnsiConsole.Write(table);
         return 0;
     }

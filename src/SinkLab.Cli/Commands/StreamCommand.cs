@@ -67,6 +67,7 @@ internal static class StreamCommand
             throw new ArgumentException($"{count:N0} tokens asked for, but {file} holds only {ids.Length:N0}", "--tokens");
         if (count > 0) ids = ids[..(int)count];
         if (ids.Length < 2) throw new ArgumentException($"{file}: {ids.Length} token(s); a stream needs at least 2", "--file");
+        foreach (CachePolicy p in policies) StreamEvaluator.Check(m, p, ids.Length);   // all refusals before any run
 
         var results = new List<StreamResult>();
         foreach (CachePolicy p in policies)

@@ -119,6 +119,17 @@ public static class Inspector
 
         bool sinks = options.Runs(AnalysisNames.Sinks) || options.Runs(AnalysisNames.Entropy);
         bool massive = options.Runs(AnalysisNames.Massive), mech = options.Runs(AnalysisNames.Mechanics), collapse = options.Runs(AnalysisNames.Collapse);
+        // The intact pass (with patterns) and the first-dropped pass are BOS ablation's "bos" and "no_bos" variants:
+        // feed them to its accumulators instead of running those 2 × N passes again.
+        bool bosRuns = options.Runs(AnalysisNames.Bos);
+        int bosCount = Math.Min(options.BosSequences, seqs.Length);
+        bool shareBos = bosRuns && sinks;
+        var bosDone = new Dictionary<string, BosAblation.Accumulator>(StringComparer.Ordinal);
+        if (shareBos)
+        {
+            bosDone["bos"] = new BosAblation.Accumulator(c, options.Tokens);
+            bosDone["no_bos"] = new BosAblation.Accumulator(c, options.Tokens - 1);
+        }
         SinkReport? sinkReport = null;
         HeadPattern[]? examples = null;
         MassiveLayer[]? massiveReport = null;
@@ -138,6 +149,7 @@ public static class Inspector
                     ((massive || collapse) && n.EndsWith("hook_resid_post", StringComparison.Ordinal)) ||
                     (mech && (n.EndsWith("attn.hook_q", StringComparison.Ordinal) || n.EndsWith("attn.hook_k", StringComparison.Ordinal) || n.EndsWith("attn.hook_v", StringComparison.Ordinal))));
                 if (sinks) acc.Add(seqs[s], l => cache[HookPoint.Pattern, l].Data);
+                if (shareBos && s < bosCount) bosDone["bos"].Add(seqs[s], seqs[s], cache);
                 for (int l = 0; l < c.Layers; l++)
                 {
                     if (massive) ma.Add(l, s, cache[HookPoint.ResidPost, l].Data, c.Dim);
@@ -149,14 +161,19 @@ public static class Inspector
                         normWith[l] += RepresentationCollapse.CenteredNormRatio(cache[HookPoint.ResidPost, l].Data, c.Dim, 1);
                     }
                 }
-                if (collapse)
+                bool bosDropped = shareBos && s < bosCount;
+                if (collapse || bosDropped)
                 {
-                    ActivationCache dropped = session.RunWithCache(Interventions.DropFirst(seqs[s]), n => n.EndsWith("hook_resid_post", StringComparison.Ordinal));
-                    for (int l = 0; l < c.Layers; l++)
-                    {
-                        cosWithout[l] += RepresentationCollapse.MeanPairwiseCosine(dropped[HookPoint.ResidPost, l].Data, c.Dim);
-                        normWithout[l] += RepresentationCollapse.CenteredNormRatio(dropped[HookPoint.ResidPost, l].Data, c.Dim);
-                    }
+                    int[] droppedIds = Interventions.DropFirst(seqs[s]);
+                    ActivationCache dropped = session.RunWithCache(droppedIds, n => (collapse && n.EndsWith("hook_resid_post", StringComparison.Ordinal))
+                                                                                     || (bosDropped && n.EndsWith("hook_pattern", StringComparison.Ordinal)));
+                    if (bosDropped) bosDone["no_bos"].Add(seqs[s], droppedIds, dropped);
+                    if (collapse)
+                        for (int l = 0; l < c.Layers; l++)
+                        {
+                            cosWithout[l] += RepresentationCollapse.MeanPairwiseCosine(dropped[HookPoint.ResidPost, l].Data, c.Dim);
+                            normWithout[l] += RepresentationCollapse.CenteredNormRatio(dropped[HookPoint.ResidPost, l].Data, c.Dim);
+                        }
                 }
                 progress?.Report(("patterns and activations", s + 1, seqs.Length));
             }
@@ -187,10 +204,10 @@ public static class Inspector
         }
 
         BosAblationRow[]? bos = null;
-        if (options.Runs(AnalysisNames.Bos))
+        if (bosRuns)
         {
             progress?.Report(("bos ablation", 0, 1));
-            bos = BosAblation.Measure(session, seqs.Take(Math.Min(options.BosSequences, seqs.Length)).ToArray(), options.Epsilons);
+            bos = BosAblation.Measure(session, seqs.Take(bosCount).ToArray(), options.Epsilons, done: shareBos ? bosDone : null);
             progress?.Report(("bos ablation", 1, 1));
             Lap("bos_ablation");
         }

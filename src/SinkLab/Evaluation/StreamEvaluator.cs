@@ -88,6 +88,7 @@ public static class StreamEvaluator
         ArgumentNullException.ThrowIfNull(policy);
         options ??= new StreamOptions();
         if (tokens.Length < 2) throw new ArgumentException($"the stream has {tokens.Length} token(s); at least 2 are needed to score one prediction", nameof(tokens));
+        Check(model, policy, tokens.Length);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SegmentLength, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.SampleEvery, 1);
         int[] stream = tokens.ToArray();
@@ -111,9 +112,23 @@ public static class StreamEvaluator
             done / Math.Max(clock.Seconds, 1e-9), clock.PeakRss, bySegment, scored, clock.Samples);
     }
 
+    /// <summary>Whether <paramref name="policy"/> can run over a stream of <paramref name="length"/> tokens on
+    /// <paramref name="model"/> (learned position tables bound the cache); callers comparing several policies check them
+    /// all before running any.</summary>
+    /// <exception cref="ArgumentException">The policy cannot run on this model.</exception>
+    public static void Check(Model model, CachePolicy policy, int length)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(policy);
+        int capacity = policy.Kind == CacheKind.Recompute ? policy.Window : new KvRing(policy, ContextFor(model, policy, length)).Capacity;
+        InferenceSession.CheckPositions(model.Config, policy, capacity);
+    }
+
+    private static int ContextFor(Model model, CachePolicy policy, int length) => policy.Kind == CacheKind.Full ? length : model.Config.ContextLength;
+
     private static long RunCache(Model model, int[] stream, CachePolicy policy, float[] nll, StreamOptions o, Recorder clock)
     {
-        int context = policy.Kind == CacheKind.Full ? stream.Length : model.Config.ContextLength;
+        int context = ContextFor(model, policy, stream.Length);
         using var session = new InferenceSession(model, new SessionOptions { Threads = o.Threads, Cache = policy, ContextSize = context, BatchSize = 1 });
         long bytesPerToken = (long)model.Config.Layers * model.Config.KvDim * 2 * sizeof(float);
         for (int i = 0; i < stream.Length; i++)

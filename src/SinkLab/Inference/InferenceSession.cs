@@ -59,7 +59,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         Cache = options.Cache;
         _ring = new KvRing(options.Cache, options.ContextSize > 0 ? options.ContextSize : _c.ContextLength);
         ContextSize = _ring.Capacity;
-        CheckLearnedPositions(options.Cache);
+        CheckPositions(_c, options.Cache, ContextSize);
         _batch = Math.Min(options.BatchSize, ContextSize);
         Threads = options.Threads;
         _pool = new WorkerPool(options.Threads);
@@ -152,13 +152,19 @@ public sealed unsafe partial class InferenceSession : IDisposable
     /// <summary>Learned positions index a table: a cache whose positions could run past it is refused up front.
     /// Under a bounded policy positions are counted inside the cache (at most its capacity − 1); a dense cache
     /// counts stream positions up to its size; stream positions of a bounded cache (<c>@original</c>) never stop.</summary>
-    private void CheckLearnedPositions(CachePolicy policy)
+    /// <param name="c">The model's configuration.</param>
+    /// <param name="policy">The cache policy.</param>
+    /// <param name="capacity">Cache slots the session would hold (<see cref="KvRing.Capacity"/>).</param>
+    /// <exception cref="ArgumentException">The policy cannot run on this model.</exception>
+    public static void CheckPositions(ModelConfig c, CachePolicy policy, int capacity)
     {
-        if (_c.Block.Positions != PositionKind.Learned) return;
+        ArgumentNullException.ThrowIfNull(c);
+        ArgumentNullException.ThrowIfNull(policy);
+        if (c.Block.Positions != PositionKind.Learned) return;
         if (policy.OriginalPositions)
-            throw new ArgumentException($"cache policy {policy}: a model with learned absolute positions ({_c.PositionRows} rows) cannot keep stream positions in an endless stream; use positions inside the cache (drop @original)");
-        if (ContextSize > _c.PositionRows)
-            throw new ArgumentException($"cache policy {policy}: {ContextSize} cache slots need {ContextSize} positions, but the model has {_c.PositionRows} learned positions");
+            throw new ArgumentException($"cache policy {policy}: a model with learned absolute positions ({c.PositionRows} rows) cannot keep stream positions in an endless stream; use positions inside the cache (drop @original)");
+        if (capacity > c.PositionRows)
+            throw new ArgumentException($"cache policy {policy}: {capacity} cache slots need {capacity} positions, but the model has {c.PositionRows} learned positions");
     }
 
     private void Forward(ReadOnlySpan<int> tokens, Span<float> logits, bool lastOnly)

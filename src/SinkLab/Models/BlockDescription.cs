@@ -83,6 +83,40 @@ public sealed record RopeConfig(float Base, float FreqScale = 1f);
 /// <param name="Rope">RoPE frequencies of the layer.</param>
 public sealed record LayerSpec(int Window, RopeConfig Rope);
 
+/// <summary>Readable summaries of per-layer specs.</summary>
+public static class LayerSpecSummary
+{
+    /// <summary>One line per distinct (window, RoPE) pair with the layers that have it, e.g.
+    /// "window 4096, RoPE base 10000: layers 0, 2–5".</summary>
+    public static IReadOnlyList<string> Describe(IReadOnlyList<LayerSpec> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        var ci = System.Globalization.CultureInfo.InvariantCulture;
+        return layers.Select((spec, i) => (spec, i)).GroupBy(x => x.spec).Select(g =>
+        {
+            LayerSpec spec = g.Key;
+            string window = spec.Window == 0 ? "full attention" : $"window {spec.Window}";
+            string rope = $"RoPE base {spec.Rope.Base.ToString("G", ci)}" + (spec.Rope.FreqScale != 1f ? $" × {spec.Rope.FreqScale.ToString("G", ci)}" : "");
+            int[] ids = g.Select(x => x.i).ToArray();
+            string which = ids.Length == layers.Count ? "all layers" : (ids.Length == 1 ? "layer " : "layers ") + Ranges(ids);
+            return $"{window}, {rope}: {which}";
+        }).ToList();
+    }
+
+    private static string Ranges(int[] ids)
+    {
+        var parts = new List<string>();
+        for (int i = 0; i < ids.Length;)
+        {
+            int j = i;
+            while (j + 1 < ids.Length && ids[j + 1] == ids[j] + 1) j++;
+            parts.Add(j == i ? ids[i].ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{ids[i]}–{ids[j]}");
+            i = j + 1;
+        }
+        return string.Join(", ", parts);
+    }
+}
+
 /// <summary>
 /// The per-architecture differences of the transformer block, as data: one forward pass executes any description.
 /// Filled from the file's keys by the architecture's row in <see cref="ArchitectureRegistry"/>.

@@ -41,19 +41,31 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             .Select(i => (texts[i], i)).OrderByDescending(s => s.Item1.Length)];
     }
 
+    // The regexes of llama.cpp's llm_tokenizer_bpe, by pre-tokenizer type (llama.cpp spells the contractions as
+    // '[sS] … rather than (?i:…), which in .NET would also fold characters such as 'ſ').
     private const string Gpt2 = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-    private const string Llama3 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-    private const string Qwen2 = @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Contractions = @"(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+    private const string Llama3 = Contractions + @"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Qwen2 = Contractions + @"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    private const string Digit = @"\p{N}";
 
     /// <summary>The one table of pre-tokenizers (<c>tokenizer.ggml.pre</c> → regexes applied in order, each splitting
-    /// the pieces the previous one left).</summary>
-    private static readonly Dictionary<string, string[]> PreTokenizerTable = new(StringComparer.Ordinal)
+    /// the pieces the previous one left), with the names llama.cpp's vocabulary loader maps onto each type.</summary>
+    private static readonly Dictionary<string, string[]> PreTokenizerTable = Table(
+        (["default"], [@"[\p{P}\$\+<=>\^~\|]+", Gpt2, @"\p{N}+", "[0-9][0-9][0-9]"]),   // no tokenizer.ggml.pre: llama.cpp's default
+        (["gpt2", "gpt-2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code"], [Gpt2]),
+        (["llama3", "llama-bpe", "llama-v3", "dbrx", "smaug-bpe"], [Llama3]),
+        (["qwen2", "deepseek-r1-qwen", "stablelm2"], [Qwen2]),
+        (["starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"], [Digit, Gpt2]),   // every digit on its own first
+        (["falcon"], [@"[\p{P}\$\+<=>\^~\|`]+", Gpt2, "[0-9][0-9][0-9]"]));
+
+    private static Dictionary<string, string[]> Table(params (string[] Names, string[] Regexes)[] rows)
     {
-        ["default"] = [Gpt2], ["gpt2"] = [Gpt2], ["gpt-2"] = [Gpt2],
-        ["llama3"] = [Llama3], ["llama-bpe"] = [Llama3], ["llama-v3"] = [Llama3],
-        ["qwen2"] = [Qwen2],
-        ["smollm"] = [@"\p{N}", Gpt2],   // every digit on its own, then GPT-2's rules
-    };
+        var table = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var (names, regexes) in rows)
+            foreach (string name in names) table.Add(name, regexes);
+        return table;
+    }
 
     /// <summary>The pre-tokenizer names this tokenizer knows (<c>tokenizer.ggml.pre</c>).</summary>
     public static IReadOnlyCollection<string> PreTokenizers => PreTokenizerTable.Keys;

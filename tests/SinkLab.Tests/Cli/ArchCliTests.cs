@@ -51,6 +51,7 @@ public class ArchCliTests
                 // Learned positions cannot follow stream positions forever: refused by name, nothing written.
                 Assert.Equal(2, code);
                 Assert.Contains("learned absolute positions", stderr);
+                Assert.DoesNotContain("PPL", stderr);   // refused before the first policy ran
                 Assert.False(Directory.Exists(cmp) && Directory.EnumerateFiles(cmp).Any());
                 (code, stdout, stderr) = CliTests.Run("stream", model, "-f", Shared.WarAndPeace, "--compare", "full,window:32,sink:4+28,shift:4,recompute:32",
                     "--tokens", "200", "--out", cmp, "--json", "-t", "1");

@@ -89,4 +89,39 @@ public class ByteLevelBpeTests
         }
         throw new InvalidOperationException();
     }
+
+    /// <summary>GPT-2's vocabulary and merges under another pre-tokenizer name: the split rules llama.cpp gives each name.</summary>
+    private static ITokenizer Gpt2As(string pre)
+    {
+        using var f = GgufFile.Open(Vocab);
+        string[] texts = f.GetArray<string>(GgufKeys.Tokens);
+        TokenType[] types = f.GetArray<int>(GgufKeys.TokenTypes).Select(t => (TokenType)t).ToArray();
+        return ByteLevelBpeTokenizer.Create(texts, types, f.GetArray<string>(GgufKeys.Merges), pre, -1, -1, false, false);
+    }
+
+    private static string[] Pieces(ITokenizer tok, string text) => tok.Encode(text, addSpecial: false).Select(id => tok.Decode([id])).ToArray();
+
+    [Fact]
+    public void PreTokenizerNamesSplitAsLlamaCppsTypesDo()
+    {
+        // GPT-2 family (gpt-2, olmo, mpt, phi-2 …): digits stay together as " 12345" allows.
+        Assert.Equal(Pieces(Gpt2(), "in 12345 days"), Pieces(Gpt2As("olmo"), "in 12345 days"));
+        Assert.Contains(Pieces(Gpt2As("gpt-2"), "in 12345 days"), p => p.Trim().Length > 1 && p.Trim().All(char.IsAsciiDigit));
+        // starcoder, refact, command-r, smollm: every digit on its own.
+        foreach (string name in new[] { "starcoder", "refact", "command-r", "smollm" })
+            Assert.Equal(["in", " ", "1", "2", "3", "4", "5", " days"], Pieces(Gpt2As(name), "in 12345 days"));
+        // falcon: runs of three digits.
+        Assert.Equal("123|45", string.Join("|", Pieces(Gpt2As("falcon"), "12345")));
+        // llama3 family (llama-bpe, dbrx, smaug-bpe): at most three digits, no leading space on numbers.
+        Assert.Equal(Pieces(Gpt2As("llama-bpe"), "in 12345 days"), Pieces(Gpt2As("dbrx"), "in 12345 days"));
+        Assert.Equal(["in", " ", "123", "45", " days"], Pieces(Gpt2As("smaug-bpe"), "in 12345 days").Select(p => p).ToArray());
+        // no name: llama.cpp's default splits punctuation runs first.
+        Assert.Contains(",", Pieces(Gpt2As("default"), "Hello, world"));
+    }
+
+    [Fact]
+    public void EveryPreTokenizerTheConverterCanWriteLoads()
+    {
+        Assert.All(SinkLab.Formats.HuggingFace.HfVocabulary.KnownPreTokenizers, name => Assert.Contains(name, ByteLevelBpeTokenizer.PreTokenizers));
+    }
 }

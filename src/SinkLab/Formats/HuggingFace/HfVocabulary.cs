@@ -32,6 +32,9 @@ public static class HfVocabulary
 {
     /// <summary>llama.cpp's <c>get_vocab_base_pre</c> table (its chkhsh → pre-tokenizer name), for the names SinkLab's
     /// byte-level tokenizer implements.</summary>
+    /// <summary>The pre-tokenizer names the chkhsh table can write.</summary>
+    internal static IReadOnlyCollection<string> KnownPreTokenizers => CheckHashes.Values.Distinct().ToArray();
+
     private static readonly Dictionary<string, string> CheckHashes = new(StringComparer.Ordinal)
     {
         ["0ef9807a4087ebef797fc749390439009c3b9eda9ad1a097abbe738f486c01e5"] = "llama-bpe",     // Meta-Llama-3-8B
