@@ -19,14 +19,15 @@ internal struct ActivationBlock
     public int Sum;      // Σ q
     public BlockQ8_0.Quants32 Qs;
 
-    /// <summary>ggml's <c>quantize_row_q8_0</c> rounding: d = max|x| / 127, q = round-half-away(x / d).</summary>
+    /// <summary>ggml's x86 <c>quantize_row_q8_0</c> (the AVX path llama.cpp runs on this CPU): d = max|x| / 127 stored as
+    /// half, q = round-half-even(x · 127 / max|x|).</summary>
     public static void Quantize(ReadOnlySpan<float> x, Span<ActivationBlock> y)
     {
         for (int b = 0; b < y.Length; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(b * Elements, Elements);
             float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs));
-            float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
+            float d = amax / 127f, id = amax != 0 ? 127f / amax : 0f;
             ref ActivationBlock blk = ref y[b];
             blk.D = (float)(Half)d;
             (int lo, int hi) = Round32(xs, id, blk.Qs);
@@ -34,23 +35,22 @@ internal struct ActivationBlock
         }
     }
 
-    /// <summary>q[j] = round-half-away(x[j]·id) for 32 values in registers, exactly as
-    /// <c>MathF.Round(v, MidpointRounding.AwayFromZero)</c> computes it (truncate v + copysign(0.49999997, v)); returns
-    /// Σq of elements 0-15 and 16-31. |x·id| ≤ 127, so narrowing to bytes never saturates.</summary>
+    /// <summary>q[j] = round-half-even(x[j]·s) for 32 values in registers (<c>_mm256_round_ps</c> with
+    /// <c>_MM_ROUND_NEAREST</c>, and ggml's <c>nearest_int</c>); returns Σq of elements 0-15 and 16-31.
+    /// |x·s| ≤ 127, so narrowing to bytes never saturates.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static (int Lo, int Hi) Round32(ReadOnlySpan<float> x, float id, Span<sbyte> q)
+    internal static (int Lo, int Hi) Round32(ReadOnlySpan<float> x, float scale, Span<sbyte> q)
     {
         ref float xr = ref MemoryMarshal.GetReference(x);
-        Vector256<float> s = Vector256.Create(id), half = Vector256.Create(0.49999997f);
-        Vector256<int> i0 = RoundAway(Vector256.LoadUnsafe(ref xr) * s, half), i1 = RoundAway(Vector256.LoadUnsafe(ref xr, 8) * s, half);
-        Vector256<int> i2 = RoundAway(Vector256.LoadUnsafe(ref xr, 16) * s, half), i3 = RoundAway(Vector256.LoadUnsafe(ref xr, 24) * s, half);
+        Vector256<float> s = Vector256.Create(scale);
+        Vector256<int> i0 = RoundEven(Vector256.LoadUnsafe(ref xr) * s), i1 = RoundEven(Vector256.LoadUnsafe(ref xr, 8) * s);
+        Vector256<int> i2 = RoundEven(Vector256.LoadUnsafe(ref xr, 16) * s), i3 = RoundEven(Vector256.LoadUnsafe(ref xr, 24) * s);
         Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).StoreUnsafe(ref MemoryMarshal.GetReference(q));
         return (Vector256.Sum(i0 + i1), Vector256.Sum(i2 + i3));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> RoundAway(Vector256<float> v, Vector256<float> half) =>
-        Vector256.ConvertToInt32(Vector256.Truncate(v + Vector256.CopySign(half, v)));
+    private static Vector256<int> RoundEven(Vector256<float> v) => Vector256.ConvertToInt32(Vector256.Round(v));
 
     /// <summary>The activations these blocks stand for (D · q).</summary>
     public static void Dequantize(ReadOnlySpan<ActivationBlock> x, Span<double> dst)
@@ -82,26 +82,35 @@ internal struct ActivationSuperBlock
     [InlineArray(16)] public struct Sums16x { private int _e0; }
     [InlineArray(256)] public struct Quants256 { private sbyte _e0; }
 
-    /// <summary>d = max|x| / 127, q = round-half-away(x / d), per 256.</summary>
+    /// <summary>ggml's <c>quantize_row_q8_K_ref</c> (what llama.cpp runs on x86 too): with m the value of largest
+    /// magnitude (first of equals), s = −127 / m, q = round-half-even(x·s), D = 1 / s (negative when m is positive).</summary>
     public static void Quantize(ReadOnlySpan<float> x, Span<ActivationSuperBlock> y)
     {
         for (int b = 0; b < y.Length; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(b * Elements, Elements);
-            float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs);
-            amax = MathF.Abs(amax);
-            float d = amax / 127f, id = d != 0 ? 1f / d : 0f;
             ref ActivationSuperBlock blk = ref y[b];
-            blk.D = d;
+            float max = LargestMagnitude(xs);
+            float iscale = max != 0 ? -127f / max : 0f;
+            blk.D = max != 0 ? 1f / iscale : 0f;
             Span<sbyte> qs = blk.Qs;
             for (int j = 0; j < 8; j++)
             {
-                (int sum0, int sum1) = ActivationBlock.Round32(xs.Slice(32 * j, 32), id, qs.Slice(32 * j, 32));
+                (int sum0, int sum1) = ActivationBlock.Round32(xs.Slice(32 * j, 32), iscale, qs.Slice(32 * j, 32));
                 blk.Sums[j] = sum0 + sum1;
                 blk.Sums16[2 * j] = sum0;
                 blk.Sums16[2 * j + 1] = sum1;
             }
         }
+    }
+
+    /// <summary>The signed value of largest magnitude, the first one on ties (ggml's strict <c>ax &gt; amax</c> scan).</summary>
+    private static float LargestMagnitude(ReadOnlySpan<float> xs)
+    {
+        float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs));
+        if (amax == 0) return 0;
+        foreach (float v in xs) if (MathF.Abs(v) == amax) return v;
+        return amax;   // NaN input: keep it (the product is NaN either way)
     }
 
     /// <summary>The activations these blocks stand for (D · q).</summary>

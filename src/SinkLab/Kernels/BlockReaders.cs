@@ -63,3 +63,22 @@ internal unsafe struct Q5_1Reader : IMinBlock
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(((BlockQ5_1*)b)->D);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float M(byte* b) => Fp16.ToFloat(((BlockQ5_1*)b)->M);
 }
+
+internal unsafe struct Iq4NlReader : ISymmetricBlock
+{
+    private static readonly Vector128<sbyte> Values = Vector128.Create(IQuantTables.Iq4Values);
+    public static int Size => 18;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Quants(byte* b) => SuperBlockKernels.Lookup16(Int8Dot.UnpackNibbles(ref b[2]), Values);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b);
+}
+
+/// <summary>MXFP4: an E8M0 exponent byte, then nibbles indexing the doubled E2M1 values (the scale is halved).</summary>
+internal unsafe struct Mxfp4Reader : ISymmetricBlock
+{
+    private static readonly Vector128<sbyte> Values = Vector128.Create(IQuantTables.Fp4Values);
+    public static int Size => 17;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<sbyte> Quants(byte* b) => SuperBlockKernels.Lookup16(Int8Dot.UnpackNibbles(ref b[1]), Values);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => IQuantTables.E8M0Half(*b);
+}

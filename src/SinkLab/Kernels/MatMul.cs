@@ -116,7 +116,7 @@ internal sealed unsafe class MatMul : ParallelJob
             case GgmlType.F32: RowsF32(w, r0, r1, y, yStride); break;
             case GgmlType.F16: RowsF16(w, r0, r1, y, yStride); break;
             case GgmlType.BF16: RowsBf16(w, r0, r1, y, yStride); break;
-            case GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K:
+            case var t when QuantDot.UsesSuperBlocks(t):
                 fixed (ActivationSuperBlock* qk = _qk)
                     RowsQuantized(w, r0, r1, y, yStride, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
                 break;

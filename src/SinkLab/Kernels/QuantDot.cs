@@ -22,15 +22,29 @@ internal static unsafe class QuantDot
         GgmlType.Q5_0 => &Symmetric<Q5_0Reader>,
         GgmlType.Q4_1 => &WithMin<Q4_1Reader>,
         GgmlType.Q5_1 => &WithMin<Q5_1Reader>,
+        GgmlType.IQ4_NL => &Symmetric<Iq4NlReader>,
+        GgmlType.MXFP4 => &Symmetric<Mxfp4Reader>,
         _ => null,
     };
 
-    /// <summary>The kernel of a K-quant: row pointer, activation super-blocks, number of super-blocks → dot product.</summary>
+    /// <summary>The kernel of a 256-element type (K-, i- and ternary quants): row pointer, activation super-blocks, number of super-blocks → dot product.</summary>
     public static delegate*<byte*, ActivationSuperBlock*, int, float> ForSuperBlocks(GgmlType type) => type switch
     {
         GgmlType.Q4_K => &KQuantDot.Q4_K,
         GgmlType.Q5_K => &KQuantDot.Q5_K,
         GgmlType.Q6_K => &KQuantDot.Q6_K,
+        GgmlType.Q2_K => &SuperBlockKernels.Dot<Q2KUnpacker>,
+        GgmlType.Q3_K => &SuperBlockKernels.Dot<Q3KUnpacker>,
+        GgmlType.IQ4_XS => &SuperBlockKernels.Dot<Iq4XsUnpacker>,
+        GgmlType.IQ2_XXS => &SuperBlockKernels.Dot<Iq2XxsUnpacker>,
+        GgmlType.IQ2_XS => &SuperBlockKernels.Dot<Iq2XsUnpacker>,
+        GgmlType.IQ2_S => &SuperBlockKernels.Dot<Iq2SUnpacker>,
+        GgmlType.IQ3_XXS => &SuperBlockKernels.Dot<Iq3XxsUnpacker>,
+        GgmlType.IQ3_S => &SuperBlockKernels.Dot<Iq3SUnpacker>,
+        GgmlType.IQ1_S => &SuperBlockKernels.Dot<Iq1SUnpacker>,
+        GgmlType.IQ1_M => &SuperBlockKernels.Dot<Iq1MUnpacker>,
+        GgmlType.TQ1_0 => &SuperBlockKernels.Dot<Tq1Unpacker>,
+        GgmlType.TQ2_0 => &SuperBlockKernels.Dot<Tq2Unpacker>,
         _ => null,
     };
 

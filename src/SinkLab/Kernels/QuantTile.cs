@@ -20,6 +20,8 @@ internal static unsafe class QuantTile
         GgmlType.Q8_0 => &Symmetric<Q8_0Reader>,
         GgmlType.Q4_0 => &Symmetric<Q4_0Reader>,
         GgmlType.Q5_0 => &Symmetric<Q5_0Reader>,
+        GgmlType.IQ4_NL => &Symmetric<Iq4NlReader>,
+        GgmlType.MXFP4 => &Symmetric<Mxfp4Reader>,
         _ => null,
     };
 
@@ -28,6 +30,18 @@ internal static unsafe class QuantTile
         GgmlType.Q4_K => &Q4_K,
         GgmlType.Q5_K => &Q5_K,
         GgmlType.Q6_K => &Q6_K,
+        GgmlType.Q2_K => &SuperBlockKernels.Tile<Q2KUnpacker>,
+        GgmlType.Q3_K => &SuperBlockKernels.Tile<Q3KUnpacker>,
+        GgmlType.IQ4_XS => &SuperBlockKernels.Tile<Iq4XsUnpacker>,
+        GgmlType.IQ2_XXS => &SuperBlockKernels.Tile<Iq2XxsUnpacker>,
+        GgmlType.IQ2_XS => &SuperBlockKernels.Tile<Iq2XsUnpacker>,
+        GgmlType.IQ2_S => &SuperBlockKernels.Tile<Iq2SUnpacker>,
+        GgmlType.IQ3_XXS => &SuperBlockKernels.Tile<Iq3XxsUnpacker>,
+        GgmlType.IQ3_S => &SuperBlockKernels.Tile<Iq3SUnpacker>,
+        GgmlType.IQ1_S => &SuperBlockKernels.Tile<Iq1SUnpacker>,
+        GgmlType.IQ1_M => &SuperBlockKernels.Tile<Iq1MUnpacker>,
+        GgmlType.TQ1_0 => &SuperBlockKernels.Tile<Tq1Unpacker>,
+        GgmlType.TQ2_0 => &SuperBlockKernels.Tile<Tq2Unpacker>,
         _ => null,
     };
 

@@ -9,8 +9,13 @@ namespace SinkLab.Kernels;
 /// </summary>
 public static class Quantizer
 {
-    /// <summary>Types this class converts.</summary>
-    public static bool Supports(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
+    /// <summary>Types this class decodes (every type the engine runs).</summary>
+    public static bool CanDecode(GgmlType t) => CanEncode(t) || t is GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.IQ4_NL or GgmlType.IQ4_XS
+        or GgmlType.IQ2_XXS or GgmlType.IQ2_XS or GgmlType.IQ2_S or GgmlType.IQ3_XXS or GgmlType.IQ3_S or GgmlType.IQ1_S or GgmlType.IQ1_M
+        or GgmlType.TQ1_0 or GgmlType.TQ2_0 or GgmlType.MXFP4;
+
+    /// <summary>Types this class encodes.</summary>
+    public static bool CanEncode(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
         or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Encodes <paramref name="x"/> (length a multiple of the block size) as <paramref name="type"/>.</summary>
@@ -86,6 +91,20 @@ public static class Quantizer
             case GgmlType.Q4_K: KQuants.DequantizeQ4K(src, dst); break;
             case GgmlType.Q5_K: KQuants.DequantizeQ5K(src, dst); break;
             case GgmlType.Q6_K: KQuants.DequantizeQ6K(src, dst); break;
+            case GgmlType.Q2_K: LowBitQuants.DequantizeQ2K(src, dst); break;
+            case GgmlType.Q3_K: LowBitQuants.DequantizeQ3K(src, dst); break;
+            case GgmlType.TQ1_0: LowBitQuants.DequantizeTq1(src, dst); break;
+            case GgmlType.TQ2_0: LowBitQuants.DequantizeTq2(src, dst); break;
+            case GgmlType.IQ4_NL: LowBitQuants.DequantizeIq4Nl(src, dst); break;
+            case GgmlType.IQ4_XS: LowBitQuants.DequantizeIq4Xs(src, dst); break;
+            case GgmlType.MXFP4: LowBitQuants.DequantizeMxfp4(src, dst); break;
+            case GgmlType.IQ2_XXS: IQuants.DequantizeIq2Xxs(src, dst); break;
+            case GgmlType.IQ2_XS: IQuants.DequantizeIq2Xs(src, dst); break;
+            case GgmlType.IQ2_S: IQuants.DequantizeIq2S(src, dst); break;
+            case GgmlType.IQ3_XXS: IQuants.DequantizeIq3Xxs(src, dst); break;
+            case GgmlType.IQ3_S: IQuants.DequantizeIq3S(src, dst); break;
+            case GgmlType.IQ1_S: IQuants.DequantizeIq1S(src, dst); break;
+            case GgmlType.IQ1_M: IQuants.DequantizeIq1M(src, dst); break;
             default: throw new ArgumentException($"dequantizing {type} is not supported", nameof(type));
         }
     }

@@ -12,8 +12,9 @@ namespace SinkLab.Models;
 /// </summary>
 internal static unsafe class ModelLoader
 {
-    private static readonly GgmlType[] MatrixTypes = [GgmlType.F32, GgmlType.F16, GgmlType.BF16, GgmlType.Q8_0, GgmlType.Q4_0,
-        GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
+    /// <summary>Every type the engine multiplies with: the float types and every type with an integer kernel.</summary>
+    internal static readonly GgmlType[] MatrixTypes = Enum.GetValues<GgmlType>()
+        .Where(t => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 || Kernels.QuantDot.Supports(t)).ToArray();
 
     public static Model Load(GgufFile f)
     {
@@ -205,7 +206,7 @@ internal static unsafe class ModelLoader
         CheckShape(f, t, [cols, rows]);
         if (Array.IndexOf(MatrixTypes, t.Type) < 0)
             throw new ModelNotSupportedException(t.Type.ToString(),
-                $"{f.FilePath}: tensor '{name}' has type {t.Type}; supported: {string.Join(", ", MatrixTypes)}");
+                $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot run; supported: {string.Join(", ", MatrixTypes)}");
         return new WeightMatrix(name, t.Type, rows, cols, f.TensorPointer(t));
     }
 
@@ -220,8 +221,8 @@ internal static unsafe class ModelLoader
     {
         GgufTensorInfo t = Tensor(f, name);
         CheckShape(f, t, [length]);
-        if (!Kernels.Quantizer.Supports(t.Type))
-            throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has unsupported type {t.Type}");
+        if (!Kernels.Quantizer.CanDecode(t.Type))
+            throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot decode");
         var v = new float[length];
         Kernels.Quantizer.Dequantize(t.Type, f.GetTensorData(t), v);
         return v;

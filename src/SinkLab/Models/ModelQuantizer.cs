@@ -105,7 +105,7 @@ public static class ModelQuantizer
         foreach (QuantizedTensor q in plan)
         {
             if (q.From == q.To) continue;
-            if (!Quantizer.Supports(q.From))
+            if (!Quantizer.CanDecode(q.From))
                 throw new ModelNotSupportedException(q.From.ToString(), $"{source.FilePath}: tensor '{q.Name}' has type {q.From}, which SinkLab cannot decode");
             if (q.From is not (GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) && !allowRequantize)
                 throw new ArgumentException($"tensor '{q.Name}' is already quantized ({q.From}); re-quantizing loses precision twice (allow it explicitly)", nameof(allowRequantize));

@@ -58,8 +58,8 @@ public static class SyntheticModel
     public static void Write(SyntheticShape shape, GgmlType type, string path, int seed = 1, string arch = "llama")
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (!Quantizer.Supports(type))
-            throw new ArgumentException($"type {type} cannot be written (supported: {string.Join(", ", Enum.GetValues<GgmlType>().Where(Quantizer.Supports))})", nameof(type));
+        if (!Quantizer.CanEncode(type))
+            throw new ArgumentException($"type {type} cannot be written (supported: {string.Join(", ", Enum.GetValues<GgmlType>().Where(Quantizer.CanEncode))})", nameof(type));
         GgmlTypeInfo.TryGetBlock(type, out int block, out _);
         if (shape.Dim % block != 0 || shape.Hidden % block != 0)
             throw new ArgumentException($"shape {shape.Name}: widths {shape.Dim} and {shape.Hidden} are not multiples of {type}'s block of {block}", nameof(type));

@@ -173,8 +173,10 @@ public class QuantizedFileErrorTests
     [Theory]
     [InlineData(GgmlType.Q4_K, true)]
     [InlineData(GgmlType.Q5_1, true)]
-    [InlineData(GgmlType.Q2_K, false)]
-    [InlineData(GgmlType.IQ4_XS, false)]
+    [InlineData(GgmlType.Q2_K, true)]
+    [InlineData(GgmlType.IQ4_XS, true)]
+    [InlineData(GgmlType.Q8_1, false)]
+    [InlineData(GgmlType.NVFP4, false)]
     public void NormInAnotherTypeIsDecodedOrRefusedByName(GgmlType type, bool readable)
     {
         // A norm vector stored with a quantized type id: types SinkLab decodes are read as floats, the others are
@@ -186,6 +188,7 @@ public class QuantizedFileErrorTests
         if (readable) { Assert.Null(e); return; }
         var unsupported = Assert.IsType<ModelNotSupportedException>(e);
         Assert.Contains("blk.0.attn_norm.weight", unsupported.Message);
+        Assert.Contains($"{type} ({(uint)type})", unsupported.Message);   // by name and number
         Assert.Equal(type.ToString(), unsupported.What);
     }
 }

@@ -14,7 +14,7 @@ public class QuantDotTests
     public static TheoryData<GgmlType> Types() =>
         [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q5_1, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K];
 
-    private static float[] Random(int n, int seed)
+    internal static float[] Random(int n, int seed)
     {
         var r = new Random(seed);
         var a = new float[n];
@@ -60,10 +60,12 @@ public class QuantDotTests
     [InlineData(GgmlType.Q4_K)]
     [InlineData(GgmlType.Q5_K)]
     [InlineData(GgmlType.Q6_K)]
-    public unsafe void TileKernelEqualsFourSingleTokenProducts(GgmlType type)
+    public void TileKernelEqualsFourSingleTokenProducts(GgmlType type) => AssertTileEqualsSingles(type, Quantizer.Quantize(type, Random(768, 31)), 768);
+
+    /// <summary>The type's tile kernel on one encoded row of n weights against four tokens, each result equal to the
+    /// single-token kernel's up to float summation order.</summary>
+    internal static unsafe void AssertTileEqualsSingles(GgmlType type, byte[] row, int n)
     {
-        const int n = 768;
-        byte[] row = Quantizer.Quantize(type, Random(n, 31));
         float[][] xs = Enumerable.Range(0, 4).Select(k => Random(n, 40 + k)).ToArray();
         var got = new float[4];
         fixed (byte* w = row)
@@ -202,8 +204,15 @@ public class QuantDotTests
             }
     }
 
+    /// <summary>ggml's <c>nearest_int</c>: the magic-number round (to nearest, ties to even).</summary>
+    private static int NearestInt(float f)
+    {
+        float v = f + 12582912f;
+        return (BitConverter.SingleToInt32Bits(v) & 0x007fffff) - 0x00400000;
+    }
+
     [Fact]
-    public void VectorRoundingEqualsMathFRoundAwayFromZero()
+    public void VectorRoundingEqualsGgmlNearestInt()
     {
         // Midpoints (k + 0.5), their neighbours one ulp away, and random values, both signs.
         var x = new List<float>();
@@ -218,12 +227,36 @@ public class QuantDotTests
             int want0 = 0, want1 = 0;
             for (int j = 0; j < 32; j++)
             {
-                int want = (int)MathF.Round(xs[j], MidpointRounding.AwayFromZero);
+                int want = NearestInt(xs[j]);
                 Assert.Equal(want, q[j]);
                 if (j < 16) want0 += want; else want1 += want;
             }
             Assert.Equal((want0, want1), (lo, hi));
         }
+    }
+
+    [Fact]
+    public void SuperBlockActivationsAreGgmlQ8K()
+    {
+        // quantize_row_q8_K_ref: m = the value of largest magnitude, iscale = −127/m, q = nearest_int(iscale·x), d = 1/iscale.
+        float[] x = Random(512, 12);
+        x[300] = 5f; x[301] = -5f;   // a tie in magnitude: the first one (positive) sets the sign
+        ActivationSuperBlock[] a = QuantDot.SuperBlocks(x);
+        for (int b = 0; b < 2; b++)
+        {
+            float m = 0, amax = 0;
+            for (int j = 0; j < 256; j++) if (MathF.Abs(x[256 * b + j]) > amax) { amax = MathF.Abs(x[256 * b + j]); m = x[256 * b + j]; }
+            float iscale = -127f / m;
+            Assert.Equal(1f / iscale, a[b].D);
+            for (int j = 0; j < 256; j++) Assert.Equal(Math.Min(127, NearestInt(iscale * x[256 * b + j])), a[b].Qs[j]);
+            for (int g = 0; g < 16; g++)
+            {
+                int sum = 0;
+                for (int j = 0; j < 16; j++) sum += a[b].Qs[16 * g + j];
+                Assert.Equal(sum, a[b].Sums16[g]);
+            }
+        }
+        Assert.True(a[1].D < 0);
     }
 
     [Fact]
