@@ -16,7 +16,7 @@ public static class Quantizer
 
     /// <summary>Types this class encodes.</summary>
     public static bool CanEncode(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
-        or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+        or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.IQ4_NL or GgmlType.IQ4_XS;
 
     /// <summary>Encodes <paramref name="x"/> (length a multiple of the block size) as <paramref name="type"/>.</summary>
     /// <exception cref="ArgumentException">Unsupported type or a length that is not whole blocks.</exception>
@@ -50,9 +50,13 @@ public static class Quantizer
             case GgmlType.Q4_1: LegacyQuants.QuantizeQ4_1(x, MemoryMarshal.Cast<byte, BlockQ4_1>(bytes)); break;
             case GgmlType.Q5_0: LegacyQuants.QuantizeQ5_0(x, MemoryMarshal.Cast<byte, BlockQ5_0>(bytes)); break;
             case GgmlType.Q5_1: LegacyQuants.QuantizeQ5_1(x, MemoryMarshal.Cast<byte, BlockQ5_1>(bytes)); break;
-            case GgmlType.Q4_K: KQuants.QuantizeQ4K(x, bytes); break;
-            case GgmlType.Q5_K: KQuants.QuantizeQ5K(x, bytes); break;
-            case GgmlType.Q6_K: KQuants.QuantizeQ6K(x, bytes); break;
+            case GgmlType.Q4_K: KQuantEncoders.Q4KOrQ5K(x, bytes, five: false); break;
+            case GgmlType.Q5_K: KQuantEncoders.Q4KOrQ5K(x, bytes, five: true); break;
+            case GgmlType.Q6_K: KQuantEncoders.Q6K(x, bytes); break;
+            case GgmlType.Q2_K: KQuantEncoders.Q2K(x, bytes); break;
+            case GgmlType.Q3_K: KQuantEncoders.Q3K(x, bytes); break;
+            case GgmlType.IQ4_NL: Iq4Encoder.Quantize(x, bytes, xs: false); break;
+            case GgmlType.IQ4_XS: Iq4Encoder.Quantize(x, bytes, xs: true); break;
             default: throw new ArgumentException($"quantizing to {type} is not supported", nameof(type));
         }
     }

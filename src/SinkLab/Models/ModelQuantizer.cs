@@ -16,8 +16,11 @@ public sealed record QuantRecipe(string Name, GgmlType Default, uint FileType)
         new("F32", GgmlType.F32, 0), new("F16", GgmlType.F16, 1), new("BF16", GgmlType.BF16, 32),
         new("Q8_0", GgmlType.Q8_0, 7), new("Q4_0", GgmlType.Q4_0, 2), new("Q4_1", GgmlType.Q4_1, 3),
         new("Q5_0", GgmlType.Q5_0, 8), new("Q5_1", GgmlType.Q5_1, 9),
+        new("Q2_K", GgmlType.Q2_K, 10), new("Q2_K_S", GgmlType.Q2_K, 21),
+        new("Q3_K_S", GgmlType.Q3_K, 11), new("Q3_K_M", GgmlType.Q3_K, 12), new("Q3_K_L", GgmlType.Q3_K, 13),
         new("Q4_K_S", GgmlType.Q4_K, 14), new("Q4_K_M", GgmlType.Q4_K, 15),
         new("Q5_K_S", GgmlType.Q5_K, 16), new("Q5_K_M", GgmlType.Q5_K, 17), new("Q6_K", GgmlType.Q6_K, 18),
+        new("IQ4_NL", GgmlType.IQ4_NL, 25), new("IQ4_XS", GgmlType.IQ4_XS, 30),
     ];
 
     /// <summary>The recipe called <paramref name="name"/> (case-insensitive).</summary>
@@ -36,19 +39,26 @@ public sealed record QuantizedTensor(string Name, GgmlType From, GgmlType To, st
 
 /// <summary>
 /// Re-encodes a GGUF model with a <see cref="QuantRecipe"/>, choosing each tensor's type as llama.cpp's
-/// <c>llama_tensor_get_type</c> does without an importance matrix (the rules go by tensor name, so they apply to every
-/// architecture: fused <c>attn_qkv</c> gets Q5_K in Q4_K_M and Q6_K in Q5_K_M):
+/// <c>llama_tensor_get_type</c> does (its rules go by tensor category and the order tensors come in, so they apply
+/// to every architecture), and encoding each block as <c>llama-quantize</c> does (byte-identical without an
+/// importance matrix, tested against llama.cpp's own files):
 /// <list type="bullet">
 /// <item>1-D tensors, norms and the learned position table stay as they are; only 2-D <c>*.weight</c> matrices are
 /// quantized.</item>
 /// <item><c>output.weight</c> (or a tied <c>token_embd.weight</c>) becomes Q6_K, or Q8_0 when its rows are not whole
-/// K-quant blocks or the recipe is Q8_0 / a float type (which keeps its own type).</item>
-/// <item>Q4_K_M / Q5_K_M: <c>attn_v</c> and <c>ffn_down</c> get Q6_K in the layers <c>use_more_bits</c> picks (the
-/// first and last eighth and every third layer between); Q4_K_S: the first four <c>attn_v</c> and the first eighth of
-/// <c>ffn_down</c> get Q5_K.</item>
-/// <item>When a row length is not a multiple of the chosen type's block, llama.cpp's fallbacks apply: Q4_K → Q5_0,
-/// Q5_K → Q5_1, Q6_K → Q8_0, and F16 when even 32 does not divide the row.</item>
+/// blocks of the recipe's type or the recipe is Q8_0 / a float type (which keeps its own type).</item>
+/// <item><c>attn_v</c> (and fused <c>attn_qkv</c>, which llama.cpp now treats as attn_v): Q2_K → Q3_K (Q4_K from 4
+/// query heads per KV head), Q3_K_M → Q5_K for the first two then Q4_K, Q3_K_L → Q5_K, IQ4_NL/IQ4_XS → Q5_K from 4
+/// query heads per KV head, Q4_K_M/Q5_K_M → Q6_K in the layers <c>use_more_bits</c> picks, Q4_K_S → Q5_K for the
+/// first four.</item>
+/// <item><c>ffn_down</c>: Q2_K → Q3_K, Q2_K_S → Q4_K in the first eighth, Q3_K_M → Q5_K in the first sixteenth then
+/// Q4_K, Q3_K_L → Q5_K, Q4_K_M/Q5_K_M → Q6_K where <c>use_more_bits</c>, IQ4_NL/IQ4_XS without importance → Q5_K in
+/// the first eighth, Q4_K_S → Q5_K in the first eighth; with an importance matrix Q4_0/Q5_0 → Q4_1/Q5_1 there.</item>
+/// <item><c>attn_output</c>: Q2_K → Q3_K, Q3_K_M → Q4_K, Q3_K_L → Q5_K.</item>
+/// <item>When a row length is not a multiple of the chosen type's block, llama.cpp's fallbacks apply: Q2_K/Q3_K →
+/// Q4_0, IQ4_XS → IQ4_NL, Q4_K → Q5_0, Q5_K → Q5_1, Q6_K → Q8_0, and F16 when even 32 does not divide the row.</item>
 /// </list>
+/// Not modelled (SinkLab runs none of these): Falcon's and mixture-of-experts models' exceptions, the 70B attn_v rule.
 /// Weights are decoded to float first, so any readable type can be the input; re-quantizing an already quantized
 /// file must be asked for, as with llama-quantize.
 /// </summary>
@@ -58,30 +68,37 @@ public static class ModelQuantizer
     public static IReadOnlyList<QuantizedTensor> Plan(GgufFile source, QuantRecipe recipe)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return Plan(source.Tensors, recipe, source.FilePath);
+        return Plan(source.Tensors, recipe, source.FilePath, QueryHeadsPerKvHead(source));
     }
 
-    /// <summary>The type <paramref name="recipe"/> gives each of <paramref name="tensors"/> (their names and shapes
-    /// decide; <paramref name="file"/> names them in errors).</summary>
-    public static IReadOnlyList<QuantizedTensor> Plan(IReadOnlyList<GgufTensorInfo> tensors, QuantRecipe recipe, string file)
+    /// <summary>The type <paramref name="recipe"/> gives each of <paramref name="tensors"/> (their names, shapes and
+    /// order decide; <paramref name="queryHeadsPerKvHead"/> is the model's grouped-query ratio; <paramref name="file"/>
+    /// names them in errors).</summary>
+    public static IReadOnlyList<QuantizedTensor> Plan(IReadOnlyList<GgufTensorInfo> tensors, QuantRecipe recipe, string file,
+        int queryHeadsPerKvHead = 1, bool importance = false)
     {
         ArgumentNullException.ThrowIfNull(tensors);
         ArgumentNullException.ThrowIfNull(recipe);
-        bool hasOutput = tensors.Any(t => t.Name == "output.weight");
-        int nAttnV = tensors.Count(t => t.Name.Contains("attn_v.weight", StringComparison.Ordinal));
-        int nLayers = tensors.Count(t => t.Name.Contains("ffn_down", StringComparison.Ordinal) && t.Dimensions.Length >= 2);
-        int iAttnV = 0;
+        var state = new PlanState
+        {
+            File = file, Recipe = recipe, Gqa = queryHeadsPerKvHead, Importance = importance,
+            Tied = !tensors.Any(t => t.Name == "output.weight"),
+            AttnV = tensors.Count(t => IsMatrix(t) && IsAttnV(t.Name)),
+            FfnDown = tensors.Count(t => IsMatrix(t) && t.Name.Contains("ffn_down", StringComparison.Ordinal)),
+        };
         var plan = new List<QuantizedTensor>(tensors.Count);
         foreach (GgufTensorInfo t in tensors)
         {
             if (!IsMatrix(t)) { plan.Add(new(t.Name, t.Type, t.Type, null)); continue; }
-            GgmlType type = Choose(file, t, recipe, hasOutput, ref iAttnV, nAttnV, nLayers);
+            GgmlType type = Choose(t, state);
             string? fallback = null;
             if (GgmlTypeInfo.TryGetBlock(type, out int block, out _) && t.RowLength % block != 0)
             {
                 GgmlType wanted = type;
                 type = type switch
                 {
+                    GgmlType.Q2_K or GgmlType.Q3_K => GgmlType.Q4_0,
+                    GgmlType.IQ4_XS => GgmlType.IQ4_NL,
                     GgmlType.Q4_K => GgmlType.Q5_0,
                     GgmlType.Q5_K => GgmlType.Q5_1,
                     GgmlType.Q6_K => GgmlType.Q8_0,
@@ -94,6 +111,27 @@ public static class ModelQuantizer
         }
         return plan;
     }
+
+    /// <summary>llama.cpp's <c>n_gqa()</c>: query heads per KV head (1 when the file does not say).</summary>
+    private static int QueryHeadsPerKvHead(GgufFile f)
+    {
+        string? arch = f.GetStringOrNull(GgufKeys.Architecture);
+        if (arch == null) return 1;
+        int heads = f.GetInt(GgufKeys.Arch(arch, GgufKeys.HeadCount), 0, 0, int.MaxValue);
+        int kv = f.GetInt(GgufKeys.Arch(arch, GgufKeys.HeadCountKv), heads, 0, int.MaxValue);
+        return heads > 0 && kv > 0 ? heads / kv : 1;
+    }
+
+    private sealed class PlanState
+    {
+        public required string File;
+        public required QuantRecipe Recipe;
+        public int Gqa, AttnV, FfnDown, IAttnV, IFfnDown;
+        public bool Tied, Importance;
+    }
+
+    private static bool IsAttnV(string name) => name.Contains("attn_v.weight", StringComparison.Ordinal)
+        || name.Contains("attn_qkv.weight", StringComparison.Ordinal) || name.Contains("attn_kv_b.weight", StringComparison.Ordinal);
 
     /// <summary>Writes <paramref name="source"/> quantized by <paramref name="recipe"/> to <paramref name="path"/>
     /// (atomically); returns the plan that was applied.</summary>
@@ -150,45 +188,52 @@ public static class ModelQuantizer
     /// <summary>llama.cpp's <c>use_more_bits</c>: the first and last eighth, and every third layer in between.</summary>
     public static bool UseMoreBits(int i, int n) => i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2;
 
-    private static GgmlType Choose(string file, GgufTensorInfo t, QuantRecipe recipe, bool hasOutput, ref int iAttnV, int nAttnV, int nLayers)
+    private static GgmlType Choose(GgufTensorInfo t, PlanState q)
     {
-        GgmlType type = recipe.Default;
-        bool isFloat = type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16;
-        string name = t.Name;
-        if (name == "output.weight" || (!hasOutput && name == "token_embd.weight"))
+        GgmlType type = q.Recipe.Default;
+        if (type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return type;
+        string name = t.Name, r = q.Recipe.Name;
+        if (name == "output.weight" || (q.Tied && name == "token_embd.weight"))
         {
-            if (isFloat) return type;
             GgmlTypeInfo.TryGetBlock(type, out int block, out _);
             return t.RowLength % block != 0 ? GgmlType.Q8_0 : type == GgmlType.Q8_0 ? type : GgmlType.Q6_K;
         }
-        if (name.Contains("attn_v.weight", StringComparison.Ordinal))
+        if (name == "token_embd.weight") return type;
+        if (IsAttnV(name))
         {
-            int i = iAttnV++;
-            if (recipe.Name is "Q4_K_M" or "Q5_K_M" && UseMoreBits(i, nAttnV)) return GgmlType.Q6_K;
-            if (recipe.Name == "Q4_K_S" && i < 4) return GgmlType.Q5_K;
-            return type;
+            int i = q.IAttnV++;
+            return r switch
+            {
+                "Q2_K" => q.Gqa >= 4 ? GgmlType.Q4_K : GgmlType.Q3_K,
+                "Q2_K_S" when q.Gqa >= 4 => GgmlType.Q4_K,
+                "Q3_K_M" => i < 2 ? GgmlType.Q5_K : GgmlType.Q4_K,
+                "Q3_K_L" => GgmlType.Q5_K,
+                "IQ4_NL" or "IQ4_XS" when q.Gqa >= 4 => GgmlType.Q5_K,
+                "Q4_K_M" or "Q5_K_M" when UseMoreBits(i, q.AttnV) => GgmlType.Q6_K,
+                "Q4_K_S" when i < 4 => GgmlType.Q5_K,
+                _ => type,
+            };
         }
         if (name.Contains("ffn_down", StringComparison.Ordinal))
         {
-            int i = LayerOf(file, t);
-            if (recipe.Name is "Q4_K_M" or "Q5_K_M" && UseMoreBits(i, nLayers)) return GgmlType.Q6_K;
-            if (recipe.Name == "Q4_K_S" && i < nLayers / 8) return GgmlType.Q5_K;
-            return type;
+            int i = q.IFfnDown++, n = q.FfnDown;
+            return r switch
+            {
+                "Q2_K" => GgmlType.Q3_K,
+                "Q2_K_S" when i < n / 8 => GgmlType.Q4_K,
+                "Q3_K_M" => i < n / 16 ? GgmlType.Q5_K : GgmlType.Q4_K,
+                "Q3_K_L" => GgmlType.Q5_K,
+                "Q4_K_M" when UseMoreBits(i, n) => GgmlType.Q6_K,
+                "IQ4_NL" or "IQ4_XS" when i < n / 8 && !q.Importance => GgmlType.Q5_K,
+                "Q5_K_M" when UseMoreBits(i, n) => GgmlType.Q6_K,
+                "Q4_K_S" when i < n / 8 => GgmlType.Q5_K,
+                "Q4_0" when q.Importance && i < n / 8 => GgmlType.Q4_1,
+                "Q5_0" when q.Importance && i < n / 8 => GgmlType.Q5_1,
+                _ => type,
+            };
         }
-        if (name.Contains("attn_qkv.weight", StringComparison.Ordinal))
-            return recipe.Name switch { "Q4_K_M" => GgmlType.Q5_K, "Q5_K_M" => GgmlType.Q6_K, _ => type };
+        if (name.Contains("attn_output.weight", StringComparison.Ordinal))
+            return r switch { "Q2_K" => GgmlType.Q3_K, "Q3_K_M" => GgmlType.Q4_K, "Q3_K_L" => GgmlType.Q5_K, _ => type };
         return type;
-    }
-
-    private static int LayerOf(string file, GgufTensorInfo t)
-    {
-        string name = t.Name;
-        // "blk.N.ffn_down.weight"
-        if (name.StartsWith("blk.", StringComparison.Ordinal))
-        {
-            int dot = name.IndexOf('.', 4);
-            if (dot > 4 && int.TryParse(name.AsSpan(4, dot - 4), NumberStyles.None, CultureInfo.InvariantCulture, out int i)) return i;
-        }
-        throw new GgufFormatException(file, t.Offset, $"tensor '{name}'", "a layer tensor named blk.N.…", $"'{name}'");
     }
 }

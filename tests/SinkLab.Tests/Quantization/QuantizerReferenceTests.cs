@@ -1,0 +1,82 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using SinkLab.Gguf;
+using SinkLab.Kernels;
+
+namespace SinkLab.Tests.Quantization;
+
+/// <summary>
+/// SinkLab's block encoders against llama.cpp's <c>llama-quantize</c> without an importance matrix
+/// (../shared/reference/quant/noimatrix/: per-tensor SHA-256 of 14 files): every quantized tensor of every file,
+/// re-encoded here from the same F32 weights with the same type, must be byte-identical.
+/// </summary>
+public class QuantizerReferenceTests
+{
+    internal static string Dir => Path.Combine(Shared.Root, "reference", "quant", "noimatrix");
+
+    internal sealed record TensorHash(string Type, string Sha256);
+
+    internal static Dictionary<string, Dictionary<string, TensorHash>> Hashes()
+    {
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Dir, "tensor_sha256.json")));
+        return doc.RootElement.EnumerateObject().ToDictionary(f => f.Name, f => f.Value.GetProperty("tensors").EnumerateObject()
+            .ToDictionary(t => t.Name, t => new TensorHash(t.Value.GetProperty("type").GetString()!, t.Value.GetProperty("sha256").GetString()!)));
+    }
+
+    /// <summary>(type, tensor) pairs llama.cpp wrote, one row per type with every tensor of that type across the files.</summary>
+    public static TheoryData<string> TypesWritten()
+    {
+        var d = new TheoryData<string>();
+        foreach (string t in Hashes().Values.SelectMany(f => f.Values).Select(h => h.Type).Distinct().Where(t => t != "F32").Order()) d.Add(t);
+        return d;
+    }
+
+    [Theory]
+    [MemberData(nameof(TypesWritten))]
+    public void EncoderIsByteIdenticalToLlamaQuantize(string typeName)
+    {
+        var type = Enum.Parse<GgmlType>(typeName);
+        using GgufFile source = GgufFile.Open(Path.Combine(Shared.Root, "reference", "quant", "llama-wide-f32.gguf"));
+        var checkedTensors = new HashSet<(string, string)>();
+        var mismatches = new List<string>();
+        foreach (var (file, tensors) in Hashes())
+            foreach (var (name, h) in tensors)
+            {
+                if (h.Type != typeName || !checkedTensors.Add((name, h.Sha256))) continue;
+                GgufTensorInfo info = source.Tensors.First(t => t.Name == name);
+                float[] x = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(source.GetTensorData(info)).ToArray();
+                int cols = (int)info.RowLength;
+                var bytes = new byte[GgmlTypeInfo.ByteSize(type, x.Length)];
+                int rowBytes = (int)GgmlTypeInfo.ByteSize(type, cols);
+                for (int r = 0; r < x.Length / cols; r++) Quantizer.Quantize(type, x.AsSpan(r * cols, cols), bytes.AsSpan(r * rowBytes, rowBytes));
+                string got = Convert.ToHexStringLower(SHA256.HashData(bytes));
+                if (got != h.Sha256) mismatches.Add($"{file}: {name}");
+            }
+        Assert.True(checkedTensors.Count > 0);
+        Assert.True(mismatches.Count == 0, $"{typeName}: {mismatches.Count} of {checkedTensors.Count} tensors differ from llama-quantize's, e.g. {string.Join("; ", mismatches.Take(3))}");
+    }
+
+    [Theory]
+    [InlineData("Q8_0")] [InlineData("Q4_0")] [InlineData("Q4_1")] [InlineData("Q5_0")] [InlineData("Q5_1")]
+    [InlineData("Q2_K")] [InlineData("Q3_K_S")] [InlineData("Q3_K_M")] [InlineData("Q3_K_L")] [InlineData("Q4_K_M")]
+    [InlineData("Q5_K_M")] [InlineData("Q6_K")] [InlineData("IQ4_NL")] [InlineData("IQ4_XS")]
+    public void RecipeWritesLlamaQuantizesTensors(string recipe)
+    {
+        var expected = Hashes()[$"llama-wide-noimat-{recipe.ToLowerInvariant()}.gguf"];
+        string path = Path.Combine(Path.GetTempPath(), $"sinklab-recipe-{recipe}-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            using (GgufFile source = GgufFile.Open(Path.Combine(Shared.Root, "reference", "quant", "llama-wide-f32.gguf")))
+                SinkLab.Models.ModelQuantizer.Quantize(source, SinkLab.Models.QuantRecipe.Parse(recipe), path);
+            using GgufFile written = GgufFile.Open(path);
+            Assert.Equal(expected.Count, written.Tensors.Count);
+            foreach (GgufTensorInfo t in written.Tensors)
+            {
+                TensorHash h = expected[t.Name];
+                Assert.True(h.Type == t.Type.ToString(), $"{recipe}: {t.Name} is {t.Type}, llama-quantize wrote {h.Type}");
+                Assert.True(h.Sha256 == Convert.ToHexStringLower(SHA256.HashData(written.GetTensorData(t))), $"{recipe}: {t.Name} ({t.Type}) differs from llama-quantize's bytes");
+            }
+        }
+        finally { File.Delete(path); }
+    }
+}
