@@ -253,6 +253,21 @@ public static class KQuantEncoders
         }
     }
 
+    /// <summary>The sixteen per-16 scales of a symmetric super-block (Q3_K: <c>make_q3_quants</c> with 4 levels each
+    /// side; Q6_K: <c>make_qx_quants</c> with 32) and the signed one of largest magnitude (first of equals).</summary>
+    private static float SubBlockScales(ReadOnlySpan<float> xb, Span<sbyte> L, Span<float> scales, bool q3, out float maxAbs)
+    {
+        float maxScale = 0;
+        maxAbs = 0;
+        for (int j = 0; j < 16; j++)
+        {
+            scales[j] = q3 ? MakeQ3(16, 4, xb.Slice(16 * j, 16), L.Slice(16 * j, 16)) : MakeQx(16, 32, xb.Slice(16 * j, 16), L.Slice(16 * j, 16));
+            float a = MathF.Abs(scales[j]);
+            if (a > maxAbs) { maxAbs = a; maxScale = scales[j]; }
+        }
+        return maxScale;
+    }
+
     /// <summary><c>quantize_row_q3_K_ref</c>: 110-byte blocks.</summary>
     public static void Q3K(ReadOnlySpan<float> x, Span<byte> dst)
     {
@@ -263,13 +278,7 @@ public static class KQuantEncoders
         {
             ReadOnlySpan<float> xb = x.Slice(256 * b, 256);
             Span<byte> y = dst.Slice(110 * b, 110);
-            float maxScale = 0, amax = 0;
-            for (int j = 0; j < 16; j++)
-            {
-                scales[j] = MakeQ3(16, 4, xb.Slice(16 * j, 16), L.Slice(16 * j, 16));
-                float s = MathF.Abs(scales[j]);
-                if (s > amax) { amax = s; maxScale = scales[j]; }
-            }
+            float maxScale = SubBlockScales(xb, L, scales, q3: true, out _);
             Span<byte> packed = y.Slice(96, 12);
             packed.Clear();
             if (maxScale != 0)
@@ -384,13 +393,7 @@ public static class KQuantEncoders
         {
             ReadOnlySpan<float> xb = x.Slice(256 * b, 256);
             Span<byte> y = dst.Slice(210 * b, 210);
-            float maxScale = 0, maxAbs = 0;
-            for (int ib = 0; ib < 16; ib++)
-            {
-                scales[ib] = MakeQx(16, 32, xb.Slice(16 * ib, 16), L.Slice(16 * ib, 16));
-                float a = MathF.Abs(scales[ib]);
-                if (a > maxAbs) { maxAbs = a; maxScale = scales[ib]; }
-            }
+            float maxScale = SubBlockScales(xb, L, scales, q3: false, out float maxAbs);
             if (maxAbs < GroupMaxEps)
             {
                 y.Clear();
