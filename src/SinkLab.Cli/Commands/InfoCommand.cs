@@ -34,6 +34,7 @@ internal static class InfoCommand
             TensorCount = f.Tensors.Count,
             Parameters = parameters,
             TensorTypes = types,
+            Tensors = f.Tensors.Select(t => new { t.Name, Type = t.Type.ToString(), Shape = t.Dimensions, Bytes = t.ByteSize }).ToArray(),
             m.Config.Architecture,
             Config = m.Config,
             Tokenizer = new
@@ -69,6 +70,10 @@ internal static class InfoCommand
         Row("end of turn", string.Join(", ", info.Tokenizer.EndOfGeneration.Select(id => $"{id} {m.Tokenizer.TokenText(id)}")));
         Row("chat template", info.Tokenizer.ChatTemplate ?? "none (chat uses plain USER:/ASSISTANT: turns)");
         AnsiConsole.Write(table);
+        var tensors = new Table().AddColumn("tensor").AddColumn("type").AddColumn("shape (ggml ne)").AddColumn(new TableColumn("bytes").RightAligned());
+        foreach (GgufTensorInfo t in f.Tensors)
+            tensors.AddRow(Markup.Escape(t.Name), t.Type.ToString(), Markup.Escape(t.ShapeText), t.ByteSize.ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+        AnsiConsole.Write(tensors);
         return 0;
     }
 }

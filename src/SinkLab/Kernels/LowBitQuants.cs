@@ -174,4 +174,33 @@ public static class LowBitQuants
             }
         }
     }
+
+    /// <summary>ggml's <c>quantize_row_mxfp4_ref</c>: e = ⌊log2 max|x|⌋ − 2 + 127 (log2f as the C library computes
+    /// it), each weight the nearest of the 16 values at that scale (the first of equals).</summary>
+    public static void QuantizeMxfp4(ReadOnlySpan<float> x, Span<byte> dst)
+    {
+        for (int b = 0; b < x.Length / 32; b++)
+        {
+            ReadOnlySpan<float> xs = x.Slice(32 * b, 32);
+            Span<byte> y = dst.Slice(17 * b, 17);
+            float amax = 0;
+            foreach (float v in xs) if (amax < MathF.Abs(v)) amax = MathF.Abs(v);
+            byte e = amax > 0 ? (byte)(MathF.Floor(MathF.Log2(amax)) - 2 + 127) : (byte)0;
+            float d = IQuantTables.E8M0Half(e);
+            y[0] = e;
+            for (int j = 0; j < 16; j++) y[1 + j] = (byte)(NearestFp4(xs[j], d) | (NearestFp4(xs[j + 16], d) << 4));
+        }
+    }
+
+    private static int NearestFp4(float x, float d)
+    {
+        int best = 0;
+        float bestErr = MathF.Abs(IQuantTables.Fp4Values[0] * d - x);
+        for (int i = 1; i < 16; i++)
+        {
+            float err = MathF.Abs(IQuantTables.Fp4Values[i] * d - x);
+            if (err < bestErr) { best = i; bestErr = err; }
+        }
+        return best;
+    }
 }

@@ -16,7 +16,7 @@ public static class Quantizer
 
     /// <summary>Types this class encodes.</summary>
     public static bool CanEncode(GgmlType t) => t is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 or GgmlType.Q8_0 or GgmlType.Q4_0
-        or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.IQ4_NL or GgmlType.IQ4_XS;
+        or GgmlType.Q4_1 or GgmlType.Q5_0 or GgmlType.Q5_1 or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K or GgmlType.Q2_K or GgmlType.Q3_K or GgmlType.IQ4_NL or GgmlType.IQ4_XS or GgmlType.MXFP4;
 
     /// <summary>Encodes <paramref name="x"/> (length a multiple of the block size) as <paramref name="type"/>.</summary>
     /// <exception cref="ArgumentException">Unsupported type or a length that is not whole blocks.</exception>
@@ -57,6 +57,7 @@ public static class Quantizer
             case GgmlType.Q3_K: KQuantEncoders.Q3K(x, bytes); break;
             case GgmlType.IQ4_NL: Iq4Encoder.Quantize(x, bytes, xs: false); break;
             case GgmlType.IQ4_XS: Iq4Encoder.Quantize(x, bytes, xs: true); break;
+            case GgmlType.MXFP4: LowBitQuants.QuantizeMxfp4(x, bytes); break;
             default: throw new ArgumentException($"quantizing to {type} is not supported", nameof(type));
         }
     }

@@ -74,7 +74,7 @@ public static class SyntheticModel
         ArgumentNullException.ThrowIfNull(recipe);
         var names = new List<GgufTensorInfo>();
         Build(shape, arch, seed, (name, dims) => { names.Add(new GgufTensorInfo(name, GgmlType.F32, dims, 0, 0)); return GgmlType.F32; });
-        Dictionary<string, GgmlType> types = ModelQuantizer.Plan(names, recipe, $"synth:{shape.Name}").ToDictionary(q => q.Name, q => q.To);
+        Dictionary<string, GgmlType> types = ModelQuantizer.Plan(names, recipe, $"synth:{shape.Name}", shape.Heads / shape.KvHeads).ToDictionary(q => q.Name, q => q.To);
         Build(shape, arch, seed, (name, _) => types[name]).Write(path);
     }
 

@@ -15,9 +15,17 @@ public class GgufFuzzTests
     [InlineData("stories260K-f32-ctx512.gguf", 1)]
     [InlineData("stories260K-q4_0.gguf", 2)]
     [InlineData("k-quant fixture (Q4_K_M: Q4_K + Q6_K)", 3)]
+    [InlineData("quant/llama-wide-q2_k.gguf", 4)]      // llama.cpp's Q2_K mix: Q2_K, Q3_K, Q6_K
+    [InlineData("quant/llama-wide-iq2_m.gguf", 5)]     // IQ2_S, IQ3_S, Q5_K
+    [InlineData("quant/llama-wide-iq1_m.gguf", 6)]     // IQ1_M, IQ2_XXS, Q2_K
+    [InlineData("quant/llama-wide-tq1_0.gguf", 7)]     // TQ1_0, Q4_K, Q6_K
+    [InlineData("MXFP4 synthetic", 8)]
     public void TwoThousandMutationsNeverEscapeTheTypedErrors(string file, int seed)
     {
-        byte[] original = file.StartsWith("k-quant", StringComparison.Ordinal) ? KQuantFile() : File.ReadAllBytes(Path.Combine(Shared.Models, file));
+        byte[] original = file.StartsWith("k-quant", StringComparison.Ordinal) ? KQuantFile()
+            : file.StartsWith("MXFP4", StringComparison.Ordinal) ? Mxfp4File()
+            : file.StartsWith("quant/", StringComparison.Ordinal) ? File.ReadAllBytes(Path.Combine(Shared.Root, "reference", file))
+            : File.ReadAllBytes(Path.Combine(Shared.Models, file));
         long dataOffset;
         using (var f = GgufFile.Parse(original)) dataOffset = f.DataOffset;
         var rng = new Random(seed);
@@ -61,6 +69,18 @@ public class GgufFuzzTests
             return bytes;
         }
         finally { File.Delete(src); File.Delete(dst); }
+    }
+
+    /// <summary>The tiny synthetic llama with every matrix in MXFP4.</summary>
+    private static byte[] Mxfp4File()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"sinklab-fuzz-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            SyntheticModel.Write(SyntheticModel.Shape("tiny"), GgmlType.MXFP4, path);
+            return File.ReadAllBytes(path);
+        }
+        finally { File.Delete(path); }
     }
 
     private static void Mutate(byte[] b, Random rng, int header)

@@ -80,3 +80,32 @@ public class QuantizerReferenceTests
         finally { File.Delete(path); }
     }
 }
+
+/// <summary><c>sinklab info</c> names every tensor's type; a matrix of a type the engine cannot run is refused by name
+/// and number.</summary>
+public class TensorTypeReportingTests
+{
+    [Fact]
+    public void InfoListsEveryTensorsType()
+    {
+        var expected = QuantizerReferenceTests.Hashes()["llama-wide-noimat-q3_k_m.gguf"];
+        var (code, stdout, stderr) = SinkLab.Tests.Cli.CliTests.Run("info", Path.Combine(QuantizerReferenceTests.Dir, "llama-wide-noimat-q3_k_m.gguf"), "--json");
+        Assert.True(code == 0, stderr);
+        using JsonDocument doc = JsonDocument.Parse(stdout);
+        var listed = doc.RootElement.GetProperty("tensors").EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!, t => t.GetProperty("type").GetString()!);
+        Assert.Equal(expected.Count, listed.Count);
+        foreach (var (name, h) in expected) Assert.Equal(h.Type, listed[name]);
+    }
+
+    [Fact]
+    public void MatrixOfATypeWithoutKernelIsRefusedByNameAndNumber()
+    {
+        byte[] b = File.ReadAllBytes(Path.Combine(Shared.Root, "reference", "quant", "llama-wide-f32.gguf"));
+        int at = SinkLab.Tests.Gguf.GgufErrorTests.ValueOffset(b, "blk.0.attn_q.weight") + 16;   // two dimensions, then the type
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at), (uint)GgmlType.NVFP4);
+        using GgufFile f = GgufFile.Parse(b, "nvfp4.gguf");
+        var e = Assert.Throws<ModelNotSupportedException>(() => { using var m = SinkLab.Models.Model.FromGguf(f); });
+        Assert.Contains("blk.0.attn_q.weight", e.Message);
+        Assert.Contains("NVFP4 (40)", e.Message);
+    }
+}
