@@ -113,8 +113,9 @@ public static class KQuantEncoders
         return max;
     }
 
-    /// <summary><c>make_qx_quants</c> with rmse_type 1 (weights x²) and no importance: symmetric levels in [−nmax, nmax).</summary>
-    internal static float MakeQx(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L)
+    /// <summary><c>make_qx_quants</c> with rmse_type 1: symmetric levels in [−nmax, nmax), weighted by
+    /// <paramref name="qw"/> or, when it is empty, by x².</summary>
+    internal static float MakeQx(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L, ReadOnlySpan<float> qw = default)
     {
         float max = LargestMagnitude(x[..n], out float amax);
         if (amax < GroupMaxEps)
@@ -127,7 +128,7 @@ public static class KQuantEncoders
         {
             int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
             L[i] = (sbyte)(l + nmax);
-            float w = x[i] * x[i];
+            float w = qw.IsEmpty ? x[i] * x[i] : qw[i];
             sumlx += w * x[i] * l;
             suml2 += w * l * l;
         }
@@ -140,7 +141,7 @@ public static class KQuantEncoders
             for (int i = 0; i < n; i++)
             {
                 int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-                float w = x[i] * x[i];
+                float w = qw.IsEmpty ? x[i] * x[i] : qw[i];
                 sumlx += w * x[i] * l;
                 suml2 += w * l * l;
             }
@@ -273,7 +274,6 @@ public static class KQuantEncoders
     {
         Span<sbyte> L = stackalloc sbyte[256];
         Span<float> scales = stackalloc float[16];
-        Span<int> sc = stackalloc int[16];
         for (int b = 0; b < x.Length / 256; b++)
         {
             ReadOnlySpan<float> xb = x.Slice(256 * b, 256);
@@ -295,27 +295,7 @@ public static class KQuantEncoders
                 WriteHalf(y, 108, 1 / iscale);
             }
             else WriteHalf(y, 108, 0f);
-            LowBitQuants.Q3Scales(packed, sc);
-            float d0 = ReadHalf(y, 108);
-            for (int j = 0; j < 16; j++)
-            {
-                float d = d0 * (sc[j] - 32);
-                if (d == 0) continue;
-                for (int i = 0; i < 16; i++) L[16 * j + i] = (sbyte)(Math.Max(-4, Math.Min(3, NearestInt(xb[16 * j + i] / d))) + 4);
-            }
-            Span<byte> hmask = y[..32];
-            hmask.Clear();
-            for (int j = 0; j < 256; j++)
-            {
-                if (L[j] > 3)
-                {
-                    hmask[j % 32] |= (byte)(1 << (j / 32));
-                    L[j] -= 4;
-                }
-            }
-            for (int j = 0; j < 256; j += 128)
-                for (int l = 0; l < 32; l++)
-                    y[32 + j / 4 + l] = (byte)((byte)L[j + l] | ((byte)L[j + l + 32] << 2) | ((byte)L[j + l + 64] << 4) | ((byte)L[j + l + 96] << 6));
+            FinishQ3K(xb, y, L);
         }
     }
 
@@ -323,8 +303,8 @@ public static class KQuantEncoders
     /// 176-byte blocks with the fifth bits).</summary>
     public static void Q4KOrQ5K(ReadOnlySpan<float> x, Span<byte> dst, bool five)
     {
-        int nmax = five ? 31 : 15, size = five ? 176 : 144, qsAt = five ? 48 : 16;
-        Span<byte> L = stackalloc byte[256], laux = stackalloc byte[32];
+        int nmax = five ? 31 : 15, size = five ? 176 : 144;
+        Span<byte> L = stackalloc byte[256], laux = stackalloc byte[32], ls = stackalloc byte[8], lm = stackalloc byte[8];
         Span<float> weights = stackalloc float[32], mins = stackalloc float[8], scales = stackalloc float[8];
         for (int b = 0; b < x.Length / 256; b++)
         {
@@ -344,44 +324,58 @@ public static class KQuantEncoders
                 if (mins[j] > maxMin) maxMin = mins[j];
             }
             float invScale = maxScale > 0 ? 63f / maxScale : 0f, invMin = maxMin > 0 ? 63f / maxMin : 0f;
-            Span<byte> s = y.Slice(4, 12);
             for (int j = 0; j < 8; j++)
             {
-                byte ls = Math.Min((byte)63, (byte)NearestInt(invScale * scales[j]));
-                byte lm = Math.Min((byte)63, (byte)NearestInt(invMin * mins[j]));
-                if (j < 4)
-                {
-                    s[j] = ls;
-                    s[j + 4] = lm;
-                }
-                else
-                {
-                    s[j + 4] = (byte)((ls & 0xF) | ((lm & 0xF) << 4));
-                    s[j - 4] |= (byte)((ls >> 4) << 6);
-                    s[j] |= (byte)((lm >> 4) << 6);
-                }
+                ls[j] = (byte)NearestInt(invScale * scales[j]);
+                lm[j] = (byte)NearestInt(invMin * mins[j]);
             }
-            WriteHalf(y, 0, maxScale / 63f);
-            WriteHalf(y, 2, maxMin / 63f);
-            float d0 = ReadHalf(y, 0), dmin0 = ReadHalf(y, 2);
-            for (int j = 0; j < 8; j++)
-            {
-                (int sc, int m) = j < 4 ? (s[j] & 63, s[j + 4] & 63) : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
-                float d = d0 * sc;
-                if (d == 0) continue;
-                float dm = dmin0 * m;
-                for (int i = 0; i < 32; i++) L[32 * j + i] = (byte)Math.Max(0, Math.Min(nmax, NearestInt((xb[32 * j + i] + dm) / d)));
-            }
-            if (five) y.Slice(16, 32).Clear();
-            for (int n = 0, g = 0; n < 256; n += 64, g++)
-                for (int j = 0; j < 32; j++)
-                {
-                    int l1 = L[n + j], l2 = L[n + j + 32];
-                    if (l1 > 15) { l1 -= 16; y[16 + j] |= (byte)(1 << (2 * g)); }
-                    if (l2 > 15) { l2 -= 16; y[16 + j] |= (byte)(2 << (2 * g)); }
-                    y[qsAt + 32 * g + j] = (byte)(l1 | (l2 << 4));
-                }
+            FinishQ4KOrQ5K(xb, y, L, ls, lm, maxScale / 63f, maxMin / 63f, five);
         }
+    }
+
+    /// <summary>The rest of Q4_K's and Q5_K's encoders once the eight 6-bit scales and mins and the two block factors
+    /// are chosen (shared with the importance-weighted encoder): packing, every weight re-rounded against its decoded
+    /// scale and min, nibbles and fifth bits.</summary>
+    internal static void FinishQ4KOrQ5K(ReadOnlySpan<float> xb, Span<byte> y, Span<byte> L, ReadOnlySpan<byte> ls, ReadOnlySpan<byte> lm,
+        float d, float dmin, bool five)
+    {
+        int nmax = five ? 31 : 15, qsAt = five ? 48 : 16;
+        Span<byte> s = y.Slice(4, 12);
+        for (int j = 0; j < 8; j++)
+        {
+            byte a = Math.Min((byte)63, ls[j]), m = Math.Min((byte)63, lm[j]);
+            if (j < 4)
+            {
+                s[j] = a;
+                s[j + 4] = m;
+            }
+            else
+            {
+                s[j + 4] = (byte)((a & 0xF) | ((m & 0xF) << 4));
+                s[j - 4] |= (byte)((a >> 4) << 6);
+                s[j] |= (byte)((m >> 4) << 6);
+            }
+        }
+        WriteHalf(y, 0, d);
+        WriteHalf(y, 2, dmin);
+        float d0 = ReadHalf(y, 0), dmin0 = ReadHalf(y, 2);
+        for (int j = 0; j < 8; j++)
+        {
+            (int sc, int m) = j < 4 ? (s[j] & 63, s[j + 4] & 63) : ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+            float dj = d0 * sc;
+            if (dj == 0) continue;
+            float dm = dmin0 * m;
+            for (int i = 0; i < 32; i++) L[32 * j + i] = (byte)Math.Max(0, Math.Min(nmax, NearestInt((xb[32 * j + i] + dm) / dj)));
+        }
+        if (five) y.Slice(16, 32).Clear();
+        for (int n = 0, g = 0; n < 256; n += 64, g++)
+            for (int j = 0; j < 32; j++)
+            {
+                int l1 = L[n + j], l2 = L[n + j + 32];
+                if (l1 > 15) { l1 -= 16; y[16 + j] |= (byte)(1 << (2 * g)); }
+                if (l2 > 15) { l2 -= 16; y[16 + j] |= (byte)(2 << (2 * g)); }
+                y[qsAt + 32 * g + j] = (byte)(l1 | (l2 << 4));
+            }
     }
 
     /// <summary><c>quantize_row_q6_K_ref</c>: 210-byte blocks.</summary>
@@ -394,29 +388,64 @@ public static class KQuantEncoders
             ReadOnlySpan<float> xb = x.Slice(256 * b, 256);
             Span<byte> y = dst.Slice(210 * b, 210);
             float maxScale = SubBlockScales(xb, L, scales, q3: false, out float maxAbs);
-            if (maxAbs < GroupMaxEps)
-            {
-                y.Clear();
-                continue;
-            }
-            float iscale = -128f / maxScale;
-            WriteHalf(y, 208, 1 / iscale);
-            for (int ib = 0; ib < 16; ib++) y[192 + ib] = (byte)(sbyte)Math.Min(127, NearestInt(iscale * scales[ib]));
-            float d0 = ReadHalf(y, 208);
-            for (int j = 0; j < 16; j++)
-            {
-                float d = d0 * (sbyte)y[192 + j];
-                if (d == 0) continue;
-                for (int i = 0; i < 16; i++) L[16 * j + i] = (sbyte)(Math.Max(-32, Math.Min(31, NearestInt(xb[16 * j + i] / d))) + 32);
-            }
-            for (int j = 0, h = 0; j < 256; j += 128, h++)
-                for (int l = 0; l < 32; l++)
-                {
-                    int q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
-                    y[64 * h + l] = (byte)(q1 | (q3 << 4));
-                    y[64 * h + l + 32] = (byte)(q2 | (q4 << 4));
-                    y[128 + 32 * h + l] = (byte)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
-                }
+            FinishQ6K(xb, y, L, scales, maxScale, maxAbs);
         }
+    }
+
+    /// <summary>The rest of Q6_K's encoder once the per-16 scales are known (shared with the importance-weighted
+    /// encoder): the scales quantized to int8 against the largest, every weight re-rounded against its decoded scale.</summary>
+    internal static void FinishQ6K(ReadOnlySpan<float> xb, Span<byte> y, Span<sbyte> L, ReadOnlySpan<float> scales, float maxScale, float maxAbs)
+    {
+        if (maxAbs < GroupMaxEps)
+        {
+            y.Clear();
+            return;
+        }
+        float iscale = -128f / maxScale;
+        WriteHalf(y, 208, 1 / iscale);
+        for (int ib = 0; ib < 16; ib++) y[192 + ib] = (byte)(sbyte)Math.Min(127, NearestInt(iscale * scales[ib]));
+        float d0 = ReadHalf(y, 208);
+        for (int j = 0; j < 16; j++)
+        {
+            float d = d0 * (sbyte)y[192 + j];
+            if (d == 0) continue;
+            for (int i = 0; i < 16; i++) L[16 * j + i] = (sbyte)(Math.Max(-32, Math.Min(31, NearestInt(xb[16 * j + i] / d))) + 32);
+        }
+        for (int j = 0, h = 0; j < 256; j += 128, h++)
+            for (int l = 0; l < 32; l++)
+            {
+                int q1 = L[j + l] & 0xF, q2 = L[j + l + 32] & 0xF, q3 = L[j + l + 64] & 0xF, q4 = L[j + l + 96] & 0xF;
+                y[64 * h + l] = (byte)(q1 | (q3 << 4));
+                y[64 * h + l + 32] = (byte)(q2 | (q4 << 4));
+                y[128 + 32 * h + l] = (byte)((L[j + l] >> 4) | ((L[j + l + 32] >> 4) << 2) | ((L[j + l + 64] >> 4) << 4) | ((L[j + l + 96] >> 4) << 6));
+            }
+    }
+
+    /// <summary>The rest of Q3_K's encoders once d and the packed scales are written (shared with the
+    /// importance-weighted encoder): every weight re-rounded against its decoded scale, high bits, low 2-bit planes.</summary>
+    internal static void FinishQ3K(ReadOnlySpan<float> xb, Span<byte> y, Span<sbyte> L)
+    {
+        Span<int> sc = stackalloc int[16];
+        LowBitQuants.Q3Scales(y.Slice(96, 12), sc);
+        float d0 = ReadHalf(y, 108);
+        for (int j = 0; j < 16; j++)
+        {
+            float d = d0 * (sc[j] - 32);
+            if (d == 0) continue;
+            for (int i = 0; i < 16; i++) L[16 * j + i] = (sbyte)(Math.Max(-4, Math.Min(3, NearestInt(xb[16 * j + i] / d))) + 4);
+        }
+        Span<byte> hmask = y[..32];
+        hmask.Clear();
+        for (int j = 0; j < 256; j++)
+        {
+            if (L[j] > 3)
+            {
+                hmask[j % 32] |= (byte)(1 << (j / 32));
+                L[j] -= 4;
+            }
+        }
+        for (int j = 0; j < 256; j += 128)
+            for (int l = 0; l < 32; l++)
+                y[32 + j / 4 + l] = (byte)((byte)L[j + l] | ((byte)L[j + l + 32] << 2) | ((byte)L[j + l + 64] << 4) | ((byte)L[j + l + 96] << 6));
     }
 }

@@ -65,10 +65,10 @@ public sealed record QuantizedTensor(string Name, GgmlType From, GgmlType To, st
 public static class ModelQuantizer
 {
     /// <summary>The type <paramref name="recipe"/> gives each tensor of <paramref name="source"/>, in file order.</summary>
-    public static IReadOnlyList<QuantizedTensor> Plan(GgufFile source, QuantRecipe recipe)
+    public static IReadOnlyList<QuantizedTensor> Plan(GgufFile source, QuantRecipe recipe, bool importance = false)
     {
         ArgumentNullException.ThrowIfNull(source);
-        return Plan(source.Tensors, recipe, source.FilePath, QueryHeadsPerKvHead(source));
+        return Plan(source.Tensors, recipe, source.FilePath, QueryHeadsPerKvHead(source), importance);
     }
 
     /// <summary>The type <paramref name="recipe"/> gives each of <paramref name="tensors"/> (their names, shapes and
@@ -137,9 +137,11 @@ public static class ModelQuantizer
     /// (atomically); returns the plan that was applied.</summary>
     /// <exception cref="ArgumentException">The input is already quantized and <paramref name="allowRequantize"/> is false.</exception>
     /// <exception cref="ModelNotSupportedException">A tensor's type cannot be decoded.</exception>
-    public static IReadOnlyList<QuantizedTensor> Quantize(GgufFile source, QuantRecipe recipe, string path, bool allowRequantize = false)
+    /// <exception cref="ArgumentException">An importance entry whose length is not the tensor's row length.</exception>
+    public static IReadOnlyList<QuantizedTensor> Quantize(GgufFile source, QuantRecipe recipe, string path, bool allowRequantize = false,
+        ImportanceMatrix? importance = null)
     {
-        IReadOnlyList<QuantizedTensor> plan = Plan(source, recipe);
+        IReadOnlyList<QuantizedTensor> plan = Plan(source, recipe, importance != null);
         foreach (QuantizedTensor q in plan)
         {
             if (q.From == q.To) continue;
@@ -158,13 +160,19 @@ public static class ModelQuantizer
             GgufTensorInfo info = source.Tensors[i];
             QuantizedTensor q = plan[i];
             if (q.From == q.To) w.AddTensor(info.Name, info.Type, info.Dimensions, () => source.GetTensorData(info));
-            else w.AddTensor(info.Name, q.To, info.Dimensions, () => Reencode(source, info, q.To));
+            else
+            {
+                float[]? imp = importance?.For(info.Name);
+                if (imp != null && imp.Length != info.RowLength)
+                    throw new ArgumentException($"{importance!.Path}: the importance of '{info.Name}' has {imp.Length} values, the tensor's rows {info.RowLength}", nameof(importance));
+                w.AddTensor(info.Name, q.To, info.Dimensions, () => Reencode(source, info, q.To, imp));
+            }
         }
         w.Write(path);
         return plan;
     }
 
-    private static byte[] Reencode(GgufFile source, GgufTensorInfo info, GgmlType to)
+    private static byte[] Reencode(GgufFile source, GgufTensorInfo info, GgmlType to, float[]? importance)
     {
         long rows = info.RowCount;
         int cols = checked((int)info.RowLength);
@@ -175,7 +183,8 @@ public static class ModelQuantizer
         for (long r = 0; r < rows; r++)
         {
             Quantizer.Dequantize(info.Type, data.Slice((int)(r * inRow), inRow), floats);
-            Quantizer.Quantize(to, floats, result.AsSpan((int)(r * outRow), outRow));
+            if (importance != null) ImportanceEncoders.Quantize(to, floats, importance, result.AsSpan((int)(r * outRow), outRow));
+            else Quantizer.Quantize(to, floats, result.AsSpan((int)(r * outRow), outRow));
         }
         return result;
     }

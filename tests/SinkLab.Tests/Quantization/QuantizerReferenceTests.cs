@@ -81,6 +81,36 @@ public class QuantizerReferenceTests
     }
 }
 
+/// <summary>With llama.cpp's importance matrix (../shared/reference/quant/llama-wide.imatrix.gguf), every recipe SinkLab
+/// writes reproduces the tensors of llama.cpp's own files made with it, byte for byte.</summary>
+public class ImportanceQuantizerTests
+{
+    [Theory]
+    [InlineData("Q8_0")] [InlineData("Q2_K")] [InlineData("Q3_K_S")] [InlineData("Q3_K_M")] [InlineData("Q3_K_L")]
+    [InlineData("Q4_K_M")] [InlineData("Q5_K_M")] [InlineData("Q6_K")] [InlineData("IQ4_NL")] [InlineData("IQ4_XS")]
+    public void RecipeWithImportanceMatrixWritesLlamaQuantizesTensors(string recipe)
+    {
+        string dir = Path.Combine(Shared.Root, "reference", "quant");
+        var imatrix = SinkLab.Models.ImportanceMatrix.Load(Path.Combine(dir, "llama-wide.imatrix.gguf"));
+        string path = Path.Combine(Path.GetTempPath(), $"sinklab-imatrix-{recipe}-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            using (GgufFile source = GgufFile.Open(Path.Combine(dir, "llama-wide-f32.gguf")))
+                SinkLab.Models.ModelQuantizer.Quantize(source, SinkLab.Models.QuantRecipe.Parse(recipe), path, importance: imatrix);
+            using GgufFile written = GgufFile.Open(path), reference = GgufFile.Open(Path.Combine(dir, $"llama-wide-{recipe.ToLowerInvariant()}.gguf"));
+            var differ = new List<string>();
+            foreach (GgufTensorInfo t in reference.Tensors)
+            {
+                Assert.True(written.TryGetTensor(t.Name, out GgufTensorInfo w), t.Name);
+                Assert.True(t.Type == w.Type, $"{recipe}: {t.Name} is {w.Type}, llama-quantize wrote {t.Type}");
+                if (!written.GetTensorData(w).SequenceEqual(reference.GetTensorData(t))) differ.Add($"{t.Name} ({t.Type}{(imatrix.For(t.Name) == null ? ", no importance entry" : "")})");
+            }
+            Assert.True(differ.Count == 0, $"{recipe}: {differ.Count} tensors differ from llama-quantize's: {string.Join("; ", differ.Take(4))}");
+        }
+        finally { File.Delete(path); }
+    }
+}
+
 /// <summary><c>sinklab info</c> names every tensor's type; a matrix of a type the engine cannot run is refused by name
 /// and number.</summary>
 public class TensorTypeReportingTests
