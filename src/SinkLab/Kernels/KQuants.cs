@@ -13,9 +13,8 @@ namespace SinkLab.Kernels;
 /// <item><b>Q6_K</b>, 210 bytes: 128 bytes of low nibbles (ql), 64 bytes of high 2-bit pairs (qh), sixteen int8
 /// scales, half d. Weight e is <c>d·scale[e/16]·(q − 32)</c> with q = 4 low bits | 2 high bits.</item>
 /// </list>
-/// Dequantization follows ggml's <c>dequantize_row_q4_K</c> / <c>_q5_K</c> / <c>_q6_K</c>; the quantizers are SinkLab's own
-/// (per-sub-block min/max and absmax scales, rounded to nearest), not ggml's iterative search, so files they write
-/// decode in every ggml reader but are not bit-identical to llama-quantize's.
+/// Dequantization follows ggml's <c>dequantize_row_q4_K</c> / <c>_q5_K</c> / <c>_q6_K</c>; the encoders are in
+/// <see cref="KQuantEncoders"/> (ggml's reference searches, byte-identical to llama-quantize's).
 /// </summary>
 public static class KQuants
 {
@@ -102,98 +101,6 @@ public static class KQuants
                     yy[l + 32] = d * (sbyte)sc[s + 2] * (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32);
                     yy[l + 64] = d * (sbyte)sc[s + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
                     yy[l + 96] = d * (sbyte)sc[s + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-                }
-            }
-        }
-    }
-
-    /// <summary>Encodes Q4_K: per 32-weight sub-block, min = min(0, min x) and scale = (max − min)/15; the eight scales
-    /// and mins quantized to 6 bits against the block's d and dmin.</summary>
-    public static void QuantizeQ4K(ReadOnlySpan<float> x, Span<byte> dst) => QuantizeWithMins(x, dst, 15, Q4KBytes, 16);
-
-    /// <summary>Encodes Q5_K as <see cref="QuantizeQ4K"/> with 31 levels; the fifth bit of element l of sub-block j
-    /// goes to bit j of qh[l].</summary>
-    public static void QuantizeQ5K(ReadOnlySpan<float> x, Span<byte> dst) => QuantizeWithMins(x, dst, 31, Q5KBytes, 48);
-
-    private static void QuantizeWithMins(ReadOnlySpan<float> x, Span<byte> dst, int levels, int blockBytes, int qsAt)
-    {
-        Span<float> scale = stackalloc float[8], min = stackalloc float[8];
-        Span<int> sq = stackalloc int[8], mq = stackalloc int[8];
-        for (int b = 0; b < x.Length / BlockElements; b++)
-        {
-            ReadOnlySpan<float> xs = x.Slice(b * BlockElements, BlockElements);
-            Span<byte> blk = dst.Slice(b * blockBytes, blockBytes);
-            blk.Clear();
-            for (int j = 0; j < 8; j++)
-            {
-                ReadOnlySpan<float> s = xs.Slice(32 * j, 32);
-                float lo = MathF.Min(0, TensorPrimitives.Min(s)), hi = TensorPrimitives.Max(s);
-                min[j] = -lo;
-                scale[j] = (hi - lo) / levels;
-            }
-            float d = TensorPrimitives.Max(scale) / 63f, dmin = TensorPrimitives.Max(min) / 63f;
-            BinaryPrimitives.WriteUInt16LittleEndian(blk, BitConverter.HalfToUInt16Bits((Half)d));
-            BinaryPrimitives.WriteUInt16LittleEndian(blk[2..], BitConverter.HalfToUInt16Bits((Half)dmin));
-            float dh = (float)(Half)d, dminh = (float)(Half)dmin;
-            for (int j = 0; j < 8; j++)
-            {
-                sq[j] = dh > 0 ? Math.Clamp((int)MathF.Round(scale[j] / dh), 0, 63) : 0;
-                mq[j] = dminh > 0 ? Math.Clamp((int)MathF.Round(min[j] / dminh), 0, 63) : 0;
-            }
-            Span<byte> scales = blk.Slice(4, 12);
-            for (int j = 0; j < 4; j++)
-            {
-                scales[j] = (byte)(sq[j] | ((sq[j + 4] >> 4) << 6));
-                scales[j + 4] = (byte)(mq[j] | ((mq[j + 4] >> 4) << 6));
-                scales[j + 8] = (byte)((sq[j + 4] & 0xF) | ((mq[j + 4] & 0xF) << 4));
-            }
-            Span<byte> qs = blk.Slice(qsAt, 128), qh = blk.Slice(16, 32);
-            for (int j = 0; j < 8; j++)
-            {
-                float step = dh * sq[j], offset = dminh * mq[j];
-                float inv = step > 0 ? 1 / step : 0;
-                for (int l = 0; l < 32; l++)
-                {
-                    int q = Math.Clamp((int)MathF.Round((xs[32 * j + l] + offset) * inv), 0, levels);
-                    qs[32 * (j / 2) + l] |= (byte)(j % 2 == 0 ? q & 0xF : (q & 0xF) << 4);
-                    if (q > 15) qh[l] |= (byte)(1 << j);
-                }
-            }
-        }
-    }
-
-    /// <summary>Encodes Q6_K: per 16-weight group, scale = max|x| / 31 quantized to int8 against the block's d.</summary>
-    public static void QuantizeQ6K(ReadOnlySpan<float> x, Span<byte> dst)
-    {
-        Span<float> scale = stackalloc float[16];
-        Span<int> sq = stackalloc int[16];
-        Span<int> q = stackalloc int[BlockElements];
-        for (int b = 0; b < x.Length / BlockElements; b++)
-        {
-            ReadOnlySpan<float> xs = x.Slice(b * BlockElements, BlockElements);
-            Span<byte> blk = dst.Slice(b * Q6KBytes, Q6KBytes);
-            blk.Clear();
-            // amax / 31 puts each group's extreme exactly on ±31, so re-quantizing decoded weights gives the same bytes.
-            for (int g = 0; g < 16; g++) scale[g] = MathF.Abs(TensorPrimitives.MaxMagnitude(xs.Slice(16 * g, 16))) / 31f;
-            float d = TensorPrimitives.Max(scale) / 127f;
-            BinaryPrimitives.WriteUInt16LittleEndian(blk[208..], BitConverter.HalfToUInt16Bits((Half)d));
-            float dh = (float)(Half)d;
-            for (int g = 0; g < 16; g++)
-            {
-                sq[g] = dh > 0 ? Math.Clamp((int)MathF.Round(scale[g] / dh), 0, 127) : 0;
-                blk[192 + g] = (byte)(sbyte)sq[g];
-                float step = dh * sq[g], inv = step > 0 ? 1 / step : 0;
-                for (int l = 0; l < 16; l++) q[16 * g + l] = Math.Clamp((int)MathF.Round(xs[16 * g + l] * inv), -32, 31) + 32;
-            }
-            for (int n = 0; n < 2; n++)
-            {
-                Span<byte> ql = blk.Slice(64 * n, 64), qh = blk.Slice(128 + 32 * n, 32);
-                ReadOnlySpan<int> qq = q.Slice(128 * n, 128);
-                for (int l = 0; l < 32; l++)
-                {
-                    ql[l] = (byte)((qq[l] & 0xF) | ((qq[l + 64] & 0xF) << 4));
-                    ql[l + 32] = (byte)((qq[l + 32] & 0xF) | ((qq[l + 96] & 0xF) << 4));
-                    qh[l] = (byte)((qq[l] >> 4) | ((qq[l + 32] >> 4) << 2) | ((qq[l + 64] >> 4) << 4) | ((qq[l + 96] >> 4) << 6));
                 }
             }
         }

@@ -1,55 +1,42 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace SinkLab.Kernels;
 
-/// <summary>One 256-weight block unpacked to what the integer kernels consume: eight vectors of 32 signed weights
-/// (<see cref="W"/>), their lane scales (<see cref="S"/>: lanes 0-3 scale the first 16 weights of the vector, lanes
-/// 4-7 the last 16), one float factor, and for types with mins the sixteen mins per 16 weights.
-/// The block's value is D·Σ_k S_k·(W_k·x_k) − DMin·Σ_g M_g·Σx_g.</summary>
-internal struct UnpackedSuperBlock
-{
-    public Weights8 W;
-    public Scales8 S;
-    public Vector256<int> Mins0, Mins1;
-    public float D, DMin;
-
-    [InlineArray(8)] public struct Weights8 { private Vector256<sbyte> _e0; }
-    [InlineArray(8)] public struct Scales8 { private Vector256<int> _e0; }
-
-    /// <summary>The 256 weights as bytes (for unpackers that fill them one by one).</summary>
-    public static Span<sbyte> Bytes(ref UnpackedSuperBlock u) => MemoryMarshal.CreateSpan(ref Unsafe.As<Weights8, sbyte>(ref u.W), 256);
-}
-
-/// <summary>A 256-weight block type the generic kernels of <see cref="SuperBlockKernels"/> run through its unpacker.</summary>
+/// <summary>A 256-weight block type, as the generic kernels of <see cref="SuperBlockKernels"/> read it: eight vectors of
+/// 32 signed weights, each with lane scales (lanes 0-3 scale its first 16 weights, lanes 4-7 the last 16), one float
+/// factor, and for types with mins sixteen mins per 16 weights. The block's value is
+/// D·Σ_k S_k·(W_k·x_k) − DMin·Σ_g M_g·Σx_g. Accessors take the sub-vector index k as a constant after inlining.</summary>
 internal unsafe interface ISuperBlock
 {
     static abstract int Size { get; }
     static abstract bool HasMins { get; }
-    static abstract void Unpack(byte* block, ref UnpackedSuperBlock u);
+    static abstract float D(byte* block);
+    static abstract Vector256<sbyte> Weights(byte* block, int k);
+    static abstract Vector256<int> Scales(byte* block, int k);
+    /// <summary>For types with mins: the factor of the mins.</summary>
+    static abstract float DMin(byte* block);
+    /// <summary>For types with mins: mins 0-7 (<paramref name="half"/> 0) or 8-15 (1).</summary>
+    static abstract Vector256<int> Mins(byte* block, int half);
 }
 
 /// <summary>
 /// Row · activations and row × 4 tokens for the 2/3-bit K-quants, the i-quants and the ternary types, written once
 /// over <see cref="ISuperBlock"/> and specialised per type by the JIT. Every type is reduced to signed bytes and
-/// integer scales per 16 weights (<see cref="UnpackedSuperBlock"/>), so the arithmetic is ggml's: integer dots
-/// against the Q8_K-style <see cref="ActivationSuperBlock"/>, scaled in int32 and converted once per 256 weights
-/// (|w| ≤ 127, |scale| ≤ 63: eight sub-blocks stay far inside int32).
+/// integer scales per 16 weights, so the arithmetic is ggml's: integer dots against the Q8_K-style
+/// <see cref="ActivationSuperBlock"/>, scaled in int32 and converted once per 256 weights (|w| ≤ 127, |scale| ≤ 63:
+/// eight sub-blocks stay far inside int32). The eight sub-vectors are written out, so each accessor is inlined with a
+/// constant index and the weights never leave registers.
 /// </summary>
 internal static unsafe class SuperBlockKernels
 {
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Dot(ref UnpackedSuperBlock u, sbyte* xq)
-    {
-        Vector256<int> isum = Int8Dot.DotSigned(u.W[0], Vector256.Load(xq)) * u.S[0];
-        for (int k = 1; k < 8; k++) isum += Int8Dot.DotSigned(u.W[k], Vector256.Load(xq + 32 * k)) * u.S[k];
-        return isum;
-    }
+    private static Vector256<int> Sub<T>(byte* b, int k, sbyte* xq) where T : ISuperBlock =>
+        Int8Dot.DotSigned(T.Weights(b, k), Vector256.Load(xq + 32 * k)) * T.Scales(b, k);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> MinSum(ref UnpackedSuperBlock u, ActivationSuperBlock* x) =>
-        u.Mins0 * Vector256.Load((int*)&x->Sums16) + u.Mins1 * Vector256.Load((int*)&x->Sums16 + 8);
+    private static Vector256<int> MinSum<T>(byte* b, ActivationSuperBlock* x) where T : ISuperBlock =>
+        T.Mins(b, 0) * Vector256.Load((int*)&x->Sums16) + T.Mins(b, 1) * Vector256.Load((int*)&x->Sums16 + 8);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Fma(Vector256<int> v, float scale, Vector256<float> acc) =>
@@ -59,49 +46,61 @@ internal static unsafe class SuperBlockKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Dot<T>(byte* row, ActivationSuperBlock* x, int superBlocks) where T : ISuperBlock
     {
-        UnpackedSuperBlock u = default;
         Vector256<float> acc = default, mins = default;
         for (int sb = 0; sb < superBlocks; sb++, row += T.Size, x++)
         {
-            T.Unpack(row, ref u);
-            acc = Fma(Dot(ref u, ActivationSuperBlock.QsOf(x)), u.D * x->D, acc);
-            if (T.HasMins) mins = Fma(MinSum(ref u, x), u.DMin * x->D, mins);
+            sbyte* xq = ActivationSuperBlock.QsOf(x);
+            Vector256<int> even = Sub<T>(row, 0, xq) + Sub<T>(row, 2, xq) + Sub<T>(row, 4, xq) + Sub<T>(row, 6, xq);
+            Vector256<int> odd = Sub<T>(row, 1, xq) + Sub<T>(row, 3, xq) + Sub<T>(row, 5, xq) + Sub<T>(row, 7, xq);
+            acc = Fma(even + odd, T.D(row) * x->D, acc);
+            if (T.HasMins) mins = Fma(MinSum<T>(row, x), T.DMin(row) * x->D, mins);
         }
         return Vector256.Sum(acc - mins);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Tile4<T>(byte* b, int k, sbyte* q0, sbyte* q1, sbyte* q2, sbyte* q3,
+        ref Vector256<int> i0, ref Vector256<int> i1, ref Vector256<int> i2, ref Vector256<int> i3) where T : ISuperBlock
+    {
+        Vector256<sbyte> w = T.Weights(b, k);
+        Vector256<byte> abs = Int8Dot.Abs(w);
+        Vector256<int> s = T.Scales(b, k);
+        i0 += Int8Dot.DotSigned(w, abs, Vector256.Load(q0 + 32 * k)) * s;
+        i1 += Int8Dot.DotSigned(w, abs, Vector256.Load(q1 + 32 * k)) * s;
+        i2 += Int8Dot.DotSigned(w, abs, Vector256.Load(q2 + 32 * k)) * s;
+        i3 += Int8Dot.DotSigned(w, abs, Vector256.Load(q3 + 32 * k)) * s;
     }
 
     /// <summary>One row against four tokens (token k's super-blocks start at x + k·stride): each block unpacked once.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile<T>(byte* row, ActivationSuperBlock* x, int stride, int superBlocks, float* result) where T : ISuperBlock
     {
-        UnpackedSuperBlock u = default;
         ActivationSuperBlock* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int sb = 0; sb < superBlocks; sb++, row += T.Size, x++, x1++, x2++, x3++)
         {
-            T.Unpack(row, ref u);
             sbyte* q0 = ActivationSuperBlock.QsOf(x), q1 = ActivationSuperBlock.QsOf(x1), q2 = ActivationSuperBlock.QsOf(x2), q3 = ActivationSuperBlock.QsOf(x3);
             Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
-            for (int k = 0; k < 8; k++)
-            {
-                Vector256<sbyte> w = u.W[k];
-                Vector256<byte> abs = Int8Dot.Abs(w);
-                Vector256<int> s = u.S[k];
-                i0 += Int8Dot.DotSigned(w, abs, Vector256.Load(q0 + 32 * k)) * s;
-                i1 += Int8Dot.DotSigned(w, abs, Vector256.Load(q1 + 32 * k)) * s;
-                i2 += Int8Dot.DotSigned(w, abs, Vector256.Load(q2 + 32 * k)) * s;
-                i3 += Int8Dot.DotSigned(w, abs, Vector256.Load(q3 + 32 * k)) * s;
-            }
-            a0 = Fma(i0, u.D * x->D, a0);
-            a1 = Fma(i1, u.D * x1->D, a1);
-            a2 = Fma(i2, u.D * x2->D, a2);
-            a3 = Fma(i3, u.D * x3->D, a3);
+            Tile4<T>(row, 0, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 1, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 2, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 3, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 4, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 5, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 6, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            Tile4<T>(row, 7, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);
+            float d = T.D(row);
+            a0 = Fma(i0, d * x->D, a0);
+            a1 = Fma(i1, d * x1->D, a1);
+            a2 = Fma(i2, d * x2->D, a2);
+            a3 = Fma(i3, d * x3->D, a3);
             if (T.HasMins)
             {
-                a0 = Fma(MinSum(ref u, x), -u.DMin * x->D, a0);
-                a1 = Fma(MinSum(ref u, x1), -u.DMin * x1->D, a1);
-                a2 = Fma(MinSum(ref u, x2), -u.DMin * x2->D, a2);
-                a3 = Fma(MinSum(ref u, x3), -u.DMin * x3->D, a3);
+                float dmin = T.DMin(row);
+                a0 = Fma(MinSum<T>(row, x), -dmin * x->D, a0);
+                a1 = Fma(MinSum<T>(row, x1), -dmin * x1->D, a1);
+                a2 = Fma(MinSum<T>(row, x2), -dmin * x2->D, a2);
+                a3 = Fma(MinSum<T>(row, x3), -dmin * x3->D, a3);
             }
         }
         result[0] = Vector256.Sum(a0);

@@ -82,8 +82,6 @@ public class KQuantTests
             for (int i = 256 * b; i < 256 * (b + 1); i++) { err += (x[i] - y[i]) * (double)(x[i] - y[i]); norm += (double)x[i] * x[i]; }
             Assert.InRange(Math.Sqrt(err / norm), 0, maxRmsRelative);
         }
-        if (type == GgmlType.Q6_K)   // extremes land exactly on ±31: re-quantizing the decoded weights changes nothing
-            Assert.Equal(Quantizer.Quantize(type, x), Quantizer.Quantize(type, y));
         Quantizer.Dequantize(type, Quantizer.Quantize(type, new float[256]), y.AsSpan(0, 256));
         Assert.All(y[..256], v => Assert.Equal(0f, v));
     }

@@ -43,9 +43,9 @@ public class SyntheticModelTests
         var (code, _, err) = CliTests.Run("synth", "--shape", "7b", "-o", Path.Combine(Path.GetTempPath(), "never.gguf"));
         Assert.Equal(2, code);
         Assert.Contains("unknown shape '7b'", err);
-        (code, _, err) = CliTests.Run("synth", "--shape", "tiny", "--type", "Q2_K", "-o", Path.Combine(Path.GetTempPath(), "never.gguf"));
+        (code, _, err) = CliTests.Run("synth", "--shape", "tiny", "--type", "IQ2_XXS", "-o", Path.Combine(Path.GetTempPath(), "never.gguf"));
         Assert.Equal(2, code);
-        Assert.Contains("Q2_K cannot be written", err);
+        Assert.Contains("IQ2_XXS cannot be written", err);
         (code, _, err) = CliTests.Run("synth", "--shape", "tiny", "--type", "Q4_K", "-o", Path.Combine(Path.GetTempPath(), "never.gguf"));
         Assert.Equal(2, code);
         Assert.Contains("not multiples of Q4_K's block of 256", err);
