@@ -66,19 +66,18 @@ internal unsafe struct Q5_1Reader : IMinBlock
 
 internal unsafe struct Iq4NlReader : ISymmetricBlock
 {
-    private static readonly Vector128<sbyte> Values = Vector128.Create(IQuantTables.Iq4Values);
     public static int Size => 18;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Quants(byte* b) => SuperBlockKernels.Lookup16(Int8Dot.UnpackNibbles(ref b[2]), Values);
+    public static Vector256<sbyte> Quants(byte* b) => SuperBlockKernels.Lookup16(Int8Dot.UnpackNibbles(ref b[2]), SuperBlockKernels.Iq4Values());
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b);
 }
 
 /// <summary>MXFP4: an E8M0 exponent byte, then nibbles indexing the doubled E2M1 values (the scale is halved).</summary>
 internal unsafe struct Mxfp4Reader : ISymmetricBlock
 {
-    private static readonly Vector128<sbyte> Values = Vector128.Create(IQuantTables.Fp4Values);
     public static int Size => 17;
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Quants(byte* b) => SuperBlockKernels.Lookup16(Int8Dot.UnpackNibbles(ref b[1]), Values);
+    public static Vector256<sbyte> Quants(byte* b) =>
+        SuperBlockKernels.Lookup16(Int8Dot.UnpackNibbles(ref b[1]), Vector128.Create(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, (sbyte)-12));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => IQuantTables.E8M0Half(*b);
 }

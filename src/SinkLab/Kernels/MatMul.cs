@@ -39,6 +39,10 @@ internal sealed unsafe class MatMul : ParallelJob
 
     public MatMul(WorkerPool pool, int maxTokens, int maxCols)
     {
+        // The lattice tables and sign masks are loaded before any kernel is compiled, so the JIT sees them initialised
+        // and reads them without a class-initialisation check per access.
+        RuntimeHelpers.RunClassConstructor(typeof(IQuantTables).TypeHandle);
+        RuntimeHelpers.RunClassConstructor(typeof(SuperBlockKernels).TypeHandle);
         _pool = pool;
         _qx = GC.AllocateArray<ActivationBlock>(maxTokens * ((maxCols + 31) / 32), pinned: true);
         _qk = GC.AllocateArray<ActivationSuperBlock>(maxTokens * ((maxCols + 255) / 256), pinned: true);

@@ -122,6 +122,11 @@ internal static unsafe class SuperBlockKernels
         return Vector256.Create(Vector128.Shuffle(table, index.GetLower().AsSByte()), Vector128.Shuffle(table, index.GetUpper().AsSByte()));
     }
 
+    /// <summary>IQ4_NL's 16 values as a constant vector (the embedded table's values, checked equal by a test): a
+    /// constant needs no class-initialisation check in kernels compiled before the tables are loaded.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<sbyte> Iq4Values() => Vector128.Create(-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, (sbyte)113);
+
     /// <summary>For each byte value, eight bytes of 0x00 (bit clear) or 0xFF (bit set): the sign masks of the
     /// i-quants' sign bytes (a weight w with mask m is (w ^ m) − m).</summary>
     public static readonly ulong[] SignMasks = BuildSignMasks();

@@ -64,10 +64,8 @@ internal unsafe struct Iq4XsReader : ISuperBlock
     public static float DMin(byte* b) => 0;
     public static Vector256<int> Mins(byte* b, int half) => default;
 
-    private static readonly Vector128<sbyte> Values = Vector128.Create(IQuantTables.Iq4Values);
-
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<sbyte> Weights(byte* b, int k) => Lookup16(Int8Dot.UnpackNibbles(ref b[8 + 16 * k]), Values);
+    public static Vector256<sbyte> Weights(byte* b, int k) => Lookup16(Int8Dot.UnpackNibbles(ref b[8 + 16 * k]), Iq4Values());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<int> Scales(byte* b, int k) =>

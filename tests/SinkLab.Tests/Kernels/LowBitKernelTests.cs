@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.Intrinsics;
 using System.Security.Cryptography;
 using SinkLab.Gguf;
 using SinkLab.Kernels;
@@ -103,6 +104,8 @@ public class LowBitKernelTests
         for (int i = 0; i < 128; i++) Assert.Equal(0, System.Numerics.BitOperations.PopCount(IQuantTables.KSigns[i]) % 2);
         Assert.All(AsBytes(IQuantTables.Iq1S), b => Assert.Contains((sbyte)b, new sbyte[] { -1, 0, 1 }));
         Assert.All(AsBytes(IQuantTables.Iq2Xxs), b => Assert.Contains(b, new byte[] { 8, 25, 43 }));
+        Assert.Equal(IQuantTables.Iq4Values, Enumerable.Range(0, 16).Select(i => SuperBlockKernels.Iq4Values().GetElement(i)).ToArray());
+        Assert.Equal(IQuantTables.Fp4Values, new sbyte[] { 0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12 });   // Mxfp4Reader's constant
         Assert.Equal(0.5f, IQuantTables.E8M0Half(127));
         Assert.Equal(MathF.Pow(2, -128), IQuantTables.E8M0Half(0));
     }
