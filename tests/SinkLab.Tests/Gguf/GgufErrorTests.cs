@@ -159,6 +159,11 @@ public class QuantizedFileErrorTests
     [InlineData(GgmlType.Q4_1, 100)]
     [InlineData(GgmlType.Q5_0, 48)]
     [InlineData(GgmlType.Q5_1, 1)]
+    [InlineData(GgmlType.Q2_K, 128)]
+    [InlineData(GgmlType.Q3_K, 320)]
+    [InlineData(GgmlType.IQ4_XS, 64)]
+    [InlineData(GgmlType.IQ4_NL, 48)]
+    [InlineData(GgmlType.MXFP4, 40)]
     public void RowNotWholeBlocksNamesTensorTypeAndBlock(GgmlType type, int cols)
     {
         byte[] b = Fixture(type);
@@ -168,6 +173,22 @@ public class QuantizedFileErrorTests
         GgmlTypeInfo.TryGetBlock(type, out int block, out _);
         Assert.Contains($"{type} block size {block}", e.Expected);
         Assert.Equal(cols.ToString(), e.Actual);
+    }
+
+    [Theory]
+    [InlineData("iq2_m", GgmlType.IQ2_S)]
+    [InlineData("iq1_m", GgmlType.IQ1_M)]
+    [InlineData("iq3_xxs", GgmlType.IQ2_S)]
+    [InlineData("tq1_0", GgmlType.TQ1_0)]
+    public void LatticeAndTernaryRowsNotWholeBlocksNameTensorTypeAndBlock(string file, GgmlType type)
+    {
+        // llama.cpp's own files (../shared/reference/quant): blk.0.attn_q.weight's row length set to 128, half a block.
+        byte[] b = File.ReadAllBytes(Path.Combine(Shared.Root, "reference", "quant", $"llama-wide-{file}.gguf"));
+        BinaryPrimitives.WriteUInt64LittleEndian(b.AsSpan(GgufErrorTests.ValueOffset(b, "blk.0.attn_q.weight")), 128UL);
+        var e = Assert.Throws<GgufFormatException>(() => { using GgufFile f = GgufFile.Parse(b, "bad.gguf"); });
+        Assert.Contains("blk.0.attn_q.weight", e.Subject);
+        Assert.Contains($"{type} block size 256", e.Expected);
+        Assert.Equal("128", e.Actual);
     }
 
     [Theory]
