@@ -17,6 +17,7 @@ internal struct ActivationBlock
     public const int Elements = 32;
     public float D;
     public int Sum;      // Σ q
+    public int Offset;   // −16·Σq: eight lanes of it cancel the 128·Σq that weights offset by +128 add in vpdpbusd
     public BlockQ8_0.Quants32 Qs;
 
     /// <summary>ggml's x86 <c>quantize_row_q8_0</c> (the AVX path llama.cpp runs on this CPU): d = max|x| / 127 stored as
@@ -32,6 +33,7 @@ internal struct ActivationBlock
             blk.D = (float)(Half)d;
             (int lo, int hi) = Round32(xs, id, blk.Qs);
             blk.Sum = lo + hi;
+            blk.Offset = -16 * blk.Sum;
         }
     }
 
@@ -59,7 +61,7 @@ internal struct ActivationBlock
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static unsafe sbyte* QsOf(ActivationBlock* b) => (sbyte*)b + 8;
+    public static unsafe sbyte* QsOf(ActivationBlock* b) => (sbyte*)b + 12;
 }
 
 /// <summary>

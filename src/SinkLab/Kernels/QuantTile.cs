@@ -54,6 +54,11 @@ internal static unsafe class QuantTile
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Symmetric<T>(byte* w, ActivationBlock* x, int stride, int blocks, float* result) where T : ISymmetricBlock
     {
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported)
+        {
+            SymmetricOffset<T>(w, x, stride, blocks, result);
+            return;
+        }
         ActivationBlock* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int b = 0; b < blocks; b++, w += T.Size, x++, x1++, x2++, x3++)
@@ -68,6 +73,33 @@ internal static unsafe class QuantTile
         }
         Store(result, a0, a1, a2, a3);
     }
+
+    /// <summary>AVX-VNNI form of <see cref="Symmetric{T}"/>: the block's weights offset by +128 once (w ^ 0x80, an
+    /// unsigned byte for <c>vpdpbusd</c>) instead of the sign trick per token, and each token's dot started from
+    /// eight lanes of −16·Σq (<see cref="ActivationBlock.Offset"/>), which cancel the 128·Σq the offset adds: one vector
+    /// operation fewer per block and token on the ports the dot, convert and multiply-add compete for. Exact, also
+    /// for weights of −128.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SymmetricOffset<T>(byte* w, ActivationBlock* x, int stride, int blocks, float* result) where T : ISymmetricBlock
+    {
+        ActivationBlock* x1 = x + stride, x2 = x1 + stride, x3 = x2 + stride;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        Vector256<byte> bias = Vector256.Create((byte)0x80);
+        for (int b = 0; b < blocks; b++, w += T.Size, x++, x1++, x2++, x3++)
+        {
+            Vector256<byte> u = T.Quants(w).AsByte() ^ bias;
+            float d = T.D(w);
+            a0 = Fma(OffsetDot(u, x), d * x->D, a0);
+            a1 = Fma(OffsetDot(u, x1), d * x1->D, a1);
+            a2 = Fma(OffsetDot(u, x2), d * x2->D, a2);
+            a3 = Fma(OffsetDot(u, x3), d * x3->D, a3);
+        }
+        Store(result, a0, a1, a2, a3);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> OffsetDot(Vector256<byte> u, ActivationBlock* x) =>
+        System.Runtime.Intrinsics.X86.AvxVnni.MultiplyWideningAndAdd(Vector256.Create(x->Offset), u, Vector256.Load(ActivationBlock.QsOf(x)));
 
     private static void Store(float* result, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
     {

@@ -33,7 +33,7 @@ public class QuantDotTests
             Assert.True(GgmlTypeInfo.TryGetBlock(t, out _, out int bytes));
             Assert.Equal(bytes, size);
         }
-        Assert.Equal(40, Unsafe.SizeOf<ActivationBlock>());
+        Assert.Equal(44, Unsafe.SizeOf<ActivationBlock>());
         Assert.Equal(356, Unsafe.SizeOf<ActivationSuperBlock>());   // ggml's Q8_K (292) plus per-16 sums as int32
     }
 
@@ -115,6 +115,7 @@ public class QuantDotTests
         ActivationBlock[] a = QuantDot.Blocks(x);
         byte[] row = MemoryMarshal.AsBytes(w.AsSpan()).ToArray();
         Assert.Equal(QuantDot.DotScalar(GgmlType.Q8_0, row, x), QuantDot.Dot(GgmlType.Q8_0, row, a), 1e-4f);
+        AssertTileEqualsSingles(GgmlType.Q8_0, row, 64);   // the tile's +128 offset form must hold −128 too
     }
 
     [Theory]
