@@ -123,28 +123,14 @@ public static class KQuantEncoders
             L[..n].Clear();
             return 0f;
         }
-        float iscale = -nmax / max, sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            L[i] = (sbyte)(l + nmax);
-            float w = qw.IsEmpty ? x[i] * x[i] : qw[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        float iscale = -nmax / max;
+        (float sumlx, float suml2) = SymmetricLevels(n, nmax, x, iscale, qw, L, nmax);
         float scale = suml2 != 0 ? sumlx / suml2 : 0f, best = scale * sumlx;
         for (int s = -9; s <= 9; s++)
         {
             if (s == 0) continue;
             iscale = -(nmax + 0.1f * s) / max;
-            sumlx = suml2 = 0;
-            for (int i = 0; i < n; i++)
-            {
-                int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-                float w = qw.IsEmpty ? x[i] * x[i] : qw[i];
-                sumlx += w * x[i] * l;
-                suml2 += w * l * l;
-            }
+            (sumlx, suml2) = SymmetricLevels(n, nmax, x, iscale, qw, default, 0);
             if (suml2 > 0 && sumlx * sumlx > best * suml2)
             {
                 for (int i = 0; i < n; i++) L[i] = (sbyte)(nmax + Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i]))));
@@ -155,25 +141,34 @@ public static class KQuantEncoders
         return scale;
     }
 
+    /// <summary>The levels round(iscale·x) clamped to [−nmax, nmax) and their weighted sums Σw·x·l and Σw·l² (w from
+    /// <paramref name="qw"/>, or x² when it is empty), in ggml's order; writes l + <paramref name="offset"/> to
+    /// <paramref name="L"/> unless it is empty.</summary>
+    private static (float Sumlx, float Suml2) SymmetricLevels(int n, int nmax, ReadOnlySpan<float> x, float iscale, ReadOnlySpan<float> qw,
+        Span<sbyte> L, int offset)
+    {
+        float sumlx = 0, suml2 = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
+            if (!L.IsEmpty) L[i] = (sbyte)(l + offset);
+            float w = qw.IsEmpty ? x[i] * x[i] : qw[i];
+            sumlx += w * x[i] * l;
+            suml2 += w * l * l;
+        }
+        return (sumlx, suml2);
+    }
+
     /// <summary><c>make_q3_quants</c> with do_rmse: levels in [−nmax, nmax) improved one weight at a time (five passes).</summary>
     internal static float MakeQ3(int n, int nmax, ReadOnlySpan<float> x, Span<sbyte> L)
     {
-        LargestMagnitude(x[..n], out float amax);
-        float max = LargestMagnitude(x[..n], out _);
+        float max = LargestMagnitude(x[..n], out float amax);
         if (amax < GroupMaxEps)
         {
             L[..n].Clear();
             return 0f;
         }
-        float iscale = -nmax / max, sumlx = 0, suml2 = 0;
-        for (int i = 0; i < n; i++)
-        {
-            int l = Math.Max(-nmax, Math.Min(nmax - 1, NearestInt(iscale * x[i])));
-            L[i] = (sbyte)l;
-            float w = x[i] * x[i];
-            sumlx += w * x[i] * l;
-            suml2 += w * l * l;
-        }
+        (float sumlx, float suml2) = SymmetricLevels(n, nmax, x, -nmax / max, default, L, 0);
         for (int t = 0; t < 5; t++)
         {
             int changed = 0;

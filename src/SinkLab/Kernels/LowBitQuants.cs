@@ -42,15 +42,15 @@ public static class LowBitQuants
         }
     }
 
+    /// <summary>Q3_K's 6-bit scale <paramref name="j"/> (still offset by 32) from its 12 packed bytes: low nibbles of
+    /// bytes 0-7 then their high nibbles, two high bits each from bytes 8-11.</summary>
+    public static int Q3Scale(ReadOnlySpan<byte> packed, int j) =>
+        (j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4) | (((packed[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
+
     /// <summary>Q3_K's sixteen 6-bit scales (still offset by 32) from their 12 packed bytes.</summary>
     public static void Q3Scales(ReadOnlySpan<byte> packed, Span<int> scales)
     {
-        for (int j = 0; j < 16; j++)
-        {
-            int low = j < 8 ? packed[j] & 0xF : packed[j - 8] >> 4;
-            int high = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
-            scales[j] = low | (high << 4);
-        }
+        for (int j = 0; j < 16; j++) scales[j] = Q3Scale(packed, j);
     }
 
     /// <summary>Decodes Q3_K blocks.</summary>
@@ -79,30 +79,23 @@ public static class LowBitQuants
         return (q * 3) >> 8;
     }
 
-    /// <summary>The 256 ternary values (−1, 0, 1) of one TQ1_0 block in weight order.</summary>
-    public static void TritsTq1(ReadOnlySpan<byte> blk, Span<sbyte> t)
+    /// <summary>Weight <paramref name="e"/> (−1, 0 or 1) of a TQ1_0 block: weights 0-159 are the five digits of bytes
+    /// 0-31 (32 weights per digit), 160-239 the five digits of bytes 32-47 (16 per digit), 240-255 the four digits of
+    /// the qh bytes 48-51 (4 per digit).</summary>
+    public static sbyte Tq1Weight(ReadOnlySpan<byte> blk, int e)
     {
-        int e = 0;
-        for (int j = 0; j < 32; j += 32)   // the first 32 bytes: five digits, 32 weights each
-            for (int n = 0; n < 5; n++)
-                for (int m = 0; m < 32; m++) t[e++] = (sbyte)(Trit(blk[j + m], n) - 1);
-        for (int j = 32; j < 48; j += 16)   // the next 16 bytes: five digits, 16 weights each
-            for (int n = 0; n < 5; n++)
-                for (int m = 0; m < 16; m++) t[e++] = (sbyte)(Trit(blk[j + m], n) - 1);
-        for (int n = 0; n < 4; n++)   // qh: four digits of four bytes
-            for (int j = 0; j < 4; j++) t[e++] = (sbyte)(Trit(blk[48 + j], n) - 1);
+        (int at, int n) = e < 160 ? (e % 32, e / 32) : e < 240 ? (32 + (e - 160) % 16, (e - 160) / 16) : (48 + (e - 240) % 4, (e - 240) / 4);
+        return (sbyte)(Trit(blk[at], n) - 1);
     }
 
     /// <summary>Decodes TQ1_0 blocks.</summary>
     public static void DequantizeTq1(ReadOnlySpan<byte> src, Span<float> dst)
     {
-        Span<sbyte> t = stackalloc sbyte[256];
         for (int b = 0; b < dst.Length / 256; b++)
         {
             ReadOnlySpan<byte> blk = src.Slice(b * 54, 54);
-            TritsTq1(blk, t);
             float d = Half(blk, 52);
-            for (int e = 0; e < 256; e++) dst[b * 256 + e] = t[e] * d;
+            for (int e = 0; e < 256; e++) dst[b * 256 + e] = Tq1Weight(blk, e) * d;
         }
     }
 

@@ -10,14 +10,15 @@ namespace SinkLab.Kernels;
 internal unsafe interface ISuperBlock
 {
     static abstract int Size { get; }
-    static abstract bool HasMins { get; }
     static abstract float D(byte* block);
     static abstract Vector256<sbyte> Weights(byte* block, int k);
     static abstract Vector256<int> Scales(byte* block, int k);
+    /// <summary>Whether the type subtracts mins (only Q2_K among these); the three members below default to none.</summary>
+    static virtual bool HasMins => false;
     /// <summary>For types with mins: the factor of the mins.</summary>
-    static abstract float DMin(byte* block);
+    static virtual float DMin(byte* block) => 0;
     /// <summary>For types with mins: mins 0-7 (<paramref name="half"/> 0) or 8-15 (1).</summary>
-    static abstract Vector256<int> Mins(byte* block, int half);
+    static virtual Vector256<int> Mins(byte* block, int half) => default;
 }
 
 /// <summary>

@@ -6,7 +6,7 @@ namespace SinkLab.Kernels;
 
 // The block readers of SuperBlockKernels, one per type; layouts and formulas are those of LowBitQuants and IQuants (the
 // scalar references), rewritten as signed bytes × integer scale × one float factor. Sub-vector k holds weights
-// 32k … 32k + 31. Types without mins return zero from DMin/Mins (never called: HasMins is a JIT-time constant).
+// 32k … 32k + 31. Only Q2_K has mins; the others take ISuperBlock's defaults.
 
 /// <summary>Q2_K: W = q (0-3), S = 4-bit scale per 16, D = d; mins per 16 with DMin = dmin.</summary>
 internal unsafe struct Q2KReader : ISuperBlock
@@ -35,10 +35,7 @@ internal unsafe struct Q2KReader : ISuperBlock
 internal unsafe struct Q3KReader : ISuperBlock
 {
     public static int Size => 110;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)(b + 108));
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -49,48 +46,38 @@ internal unsafe struct Q3KReader : ISuperBlock
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Scales(byte* b, int k) => Pair(Scale(b + 96, 2 * k) - 32, Scale(b + 96, 2 * k + 1) - 32);
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int Scale(byte* p, int j) => (j < 8 ? p[j] & 0xF : p[j - 8] >> 4) | (((p[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
+    public static Vector256<int> Scales(byte* b, int k)
+    {
+        var packed = new ReadOnlySpan<byte>(b + 96, 12);
+        return Pair(LowBitQuants.Q3Scale(packed, 2 * k) - 32, LowBitQuants.Q3Scale(packed, 2 * k + 1) - 32);
+    }
 }
 
 /// <summary>IQ4_XS: W = non-linear value, S = 6-bit scale − 32 per 32, D = d.</summary>
 internal unsafe struct Iq4XsReader : ISuperBlock
 {
     public static int Size => 136;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b);
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k) => Lookup16(Int8Dot.UnpackNibbles(ref b[8 + 16 * k]), Iq4Values());
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector256<int> Scales(byte* b, int k) =>
-        Vector256.Create((((b[4 + k / 2] >> (4 * (k % 2))) & 0xF) | (((*(ushort*)(b + 2) >> (2 * k)) & 3) << 4)) - 32);
+    public static Vector256<int> Scales(byte* b, int k) => Vector256.Create(LowBitQuants.Iq4XsScale(new ReadOnlySpan<byte>(b, 136), k) - 32);
 }
 
 /// <summary>TQ1_0: W = trit − 1, S = 1, D = d (base-3 digits read byte by byte).</summary>
 internal unsafe struct Tq1Reader : ISuperBlock
 {
     public static int Size => 54;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)(b + 52));
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
     public static Vector256<int> Scales(byte* b, int k) => Vector256.Create(1);
 
     public static Vector256<sbyte> Weights(byte* b, int k)
     {
         sbyte* t = stackalloc sbyte[32];
-        for (int i = 0; i < 32; i++)
-        {
-            int e = 32 * k + i;
-            (int at, int n) = e < 160 ? (e % 32, e / 32) : e < 240 ? (32 + (e - 160) % 16, (e - 160) / 16) : (48 + (e - 240) % 4, (e - 240) / 4);
-            t[i] = (sbyte)(LowBitQuants.Trit(b[at], n) - 1);
-        }
+        var blk = new ReadOnlySpan<byte>(b, 54);
+        for (int i = 0; i < 32; i++) t[i] = LowBitQuants.Tq1Weight(blk, 32 * k + i);
         return Vector256.Load(t);
     }
 }
@@ -99,10 +86,7 @@ internal unsafe struct Tq1Reader : ISuperBlock
 internal unsafe struct Tq2Reader : ISuperBlock
 {
     public static int Size => 66;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)(b + 64));
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<int> Scales(byte* b, int k) => Vector256.Create(1);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -114,10 +98,7 @@ internal unsafe struct Tq2Reader : ISuperBlock
 internal unsafe struct Iq2XxsReader : ISuperBlock
 {
     public static int Size => 66;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b) * 0.125f;
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -138,10 +119,7 @@ internal unsafe struct Iq2XxsReader : ISuperBlock
 internal unsafe struct Iq2XsReader : ISuperBlock
 {
     public static int Size => 74;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b) * 0.125f;
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -161,10 +139,7 @@ internal unsafe struct Iq2XsReader : ISuperBlock
 internal unsafe struct Iq2SReader : ISuperBlock
 {
     public static int Size => 82;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b) * 0.125f;
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -184,10 +159,7 @@ internal unsafe struct Iq2SReader : ISuperBlock
 internal unsafe struct Iq3XxsReader : ISuperBlock
 {
     public static int Size => 98;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b) * 0.25f;
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -210,10 +182,7 @@ internal unsafe struct Iq3XxsReader : ISuperBlock
 internal unsafe struct Iq3SReader : ISuperBlock
 {
     public static int Size => 110;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b);
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -237,10 +206,7 @@ internal unsafe struct Iq3SReader : ISuperBlock
 internal unsafe struct Iq1SReader : ISuperBlock
 {
     public static int Size => 50;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => Fp16.ToFloat(*(Half*)b) * 0.125f;
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
@@ -261,10 +227,7 @@ internal unsafe struct Iq1SReader : ISuperBlock
 internal unsafe struct Iq1MReader : ISuperBlock
 {
     public static int Size => 56;
-    public static bool HasMins => false;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float D(byte* b) => IQuants.Iq1MScale(new ReadOnlySpan<byte>(b + 48, 8)) * 0.125f;
-    public static float DMin(byte* b) => 0;
-    public static Vector256<int> Mins(byte* b, int half) => default;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<sbyte> Weights(byte* b, int k)
