@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using SinkLab.Gguf;
 
 namespace SinkLab.Kernels;
@@ -14,6 +15,7 @@ namespace SinkLab.Kernels;
 /// </summary>
 internal static unsafe class KQuantDot
 {
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<sbyte> Qs(ActivationSuperBlock* x, int sub) => Vector256.Load(ActivationSuperBlock.QsOf(x) + 32 * sub);
 
@@ -26,6 +28,50 @@ internal static unsafe class KQuantDot
         Widen(u0 & k1, (u2 & k2) | (((u0 >> 6) & k3) << 4)).Store(sc);
         return Widen(u1 & k1, ((u2 >> 4) & k2) | (((u1 >> 6) & k3) << 4));
     }
+
+    /// <summary>AVX-VNNI: the eight 6-bit scales as four int16 pair vectors for <see cref="Dot8Pairs"/> (s01 holds sc0 in
+    /// the int16 lanes where <c>vpackssdw</c> puts sub-block 0's dot and sc1 where it puts sub-block 1's); returns the
+    /// eight mins as int16 lanes 0, 2, …, 14 (odd lanes zero) for <see cref="MinDot"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> ScalePairs(byte* q, out Vector256<short> s01, out Vector256<short> s23, out Vector256<short> s45, out Vector256<short> s67)
+    {
+        const uint k1 = 0x3F3F3F3F, k2 = 0x0F0F0F0F, k3 = 0x03030303;
+        uint u0 = Unsafe.ReadUnaligned<uint>(q), u1 = Unsafe.ReadUnaligned<uint>(q + 4), u2 = Unsafe.ReadUnaligned<uint>(q + 8);
+        Vector256<int> sc = Widen(u0 & k1, (u2 & k2) | (((u0 >> 6) & k3) << 4));
+        sc |= Vector256.ShiftLeft(sc, 16);   // each int32 lane: the scale in both int16 halves
+        s01 = Avx2.PermuteVar8x32(sc, Vector256.Create(0, 0, 1, 1, 0, 0, 1, 1)).AsInt16();
+        s23 = Avx2.PermuteVar8x32(sc, Vector256.Create(2, 2, 3, 3, 2, 2, 3, 3)).AsInt16();
+        s45 = Avx2.PermuteVar8x32(sc, Vector256.Create(4, 4, 5, 5, 4, 4, 5, 5)).AsInt16();
+        s67 = Avx2.PermuteVar8x32(sc, Vector256.Create(6, 6, 7, 7, 6, 6, 7, 7)).AsInt16();
+        return Widen(u1 & k1, ((u2 >> 4) & k2) | (((u1 >> 6) & k3) << 4));
+    }
+
+    /// <summary>AVX-VNNI: Σ_j sc_j · (u_j · x_j) over the eight sub-blocks, two sub-blocks' int16-exact dots packed and
+    /// scaled by one <c>vpdpwssd</c> (int32 lanes; same total as <see cref="Dot8"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> Dot8Pairs(Vector256<byte> u0, Vector256<byte> u1, Vector256<byte> u2, Vector256<byte> u3,
+        Vector256<byte> u4, Vector256<byte> u5, Vector256<byte> u6, Vector256<byte> u7,
+        Vector256<short> s01, Vector256<short> s23, Vector256<short> s45, Vector256<short> s67, ActivationSuperBlock* x)
+    {
+        Vector256<int> z = Vector256<int>.Zero;
+        Vector256<int> even = AvxVnni.MultiplyWideningAndAdd(z, Pack(u0, u1, x, 0), s01);
+        Vector256<int> odd = AvxVnni.MultiplyWideningAndAdd(z, Pack(u2, u3, x, 2), s23);
+        even = AvxVnni.MultiplyWideningAndAdd(even, Pack(u4, u5, x, 4), s45);
+        odd = AvxVnni.MultiplyWideningAndAdd(odd, Pack(u6, u7, x, 6), s67);
+        return even + odd;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> Pack(Vector256<byte> ua, Vector256<byte> ub, ActivationSuperBlock* x, int sub) =>
+        Avx2.PackSignedSaturate(AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ua, Qs(x, sub)),
+                                AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ub, Qs(x, sub + 1)));
+
+    /// <summary>Σ_j m_j·Σq_j as int32 lanes: the mins (int32 lanes, each below 64, so an int16 with a zero upper half)
+    /// against the activation sub-block sums (|Σq| ≤ 32·127, int16-exact in the low half) in one <c>vpdpwssd</c> —
+    /// the upper half of a negative sum is −1 but meets the mins' zero.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<int> MinDot(Vector256<int> mins, ActivationSuperBlock* x) =>
+        AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, mins.AsInt16(), Vector256.Load((int*)&x->Sums).AsInt16());
 
     /// <summary>Eight bytes (four in each word) zero-extended to eight int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -40,11 +86,13 @@ internal static unsafe class KQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q4_K(byte* row, ActivationSuperBlock* x, int superBlocks)
     {
+        if (AvxVnni.IsSupported) return KVnni(row, x, superBlocks, fifthBits: false);
         var w = (BlockQ4_K*)row;
         int* sc = stackalloc int[8];
         Vector256<float> acc = default, mins = default;
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
+            Prefetch.Block((byte*)w, sizeof(BlockQ4_K));
             Vector256<int> m = Scales((byte*)&w->Scales, sc);
             Unpack4((byte*)&w->Qs, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
             acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x)), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
@@ -56,16 +104,37 @@ internal static unsafe class KQuantDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Q5_K(byte* row, ActivationSuperBlock* x, int superBlocks)
     {
+        if (AvxVnni.IsSupported) return KVnni(row, x, superBlocks, fifthBits: true);
         var w = (BlockQ5_K*)row;
         int* sc = stackalloc int[8];
         Vector256<float> acc = default, mins = default;
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
+            Prefetch.Block((byte*)w, sizeof(BlockQ5_K));
             Vector256<int> m = Scales((byte*)&w->Scales, sc);
             Unpack4((byte*)&w->Qs, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
             FifthBits((ushort*)&w->Qh, ref u0, ref u1, ref u2, ref u3, ref u4, ref u5, ref u6, ref u7);
             acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Dot8(u0, u1, u2, u3, u4, u5, u6, u7, sc, x)), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
             mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(m * Vector256.Load((int*)&x->Sums)), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
+        }
+        return Vector256.Sum(acc - mins);
+    }
+
+    /// <summary>AVX-VNNI Q4_K/Q5_K row · one token: <see cref="Dot8Pairs"/> and <see cref="MinDot"/> (as the prefill tile).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float KVnni(byte* row, ActivationSuperBlock* x, int superBlocks, bool fifthBits)
+    {
+        int blockBytes = fifthBits ? sizeof(BlockQ5_K) : sizeof(BlockQ4_K), qsAt = fifthBits ? 48 : 16;
+        Vector256<float> acc = default, mins = default;
+        for (int sb = 0; sb < superBlocks; sb++, row += blockBytes, x++)
+        {
+            Prefetch.Block(row, blockBytes);
+            var w = (BlockQ4_K*)row;
+            Vector256<int> m = ScalePairs((byte*)&w->Scales, out var s01, out var s23, out var s45, out var s67);
+            Unpack4(row + qsAt, out var u0, out var u1, out var u2, out var u3, out var u4, out var u5, out var u6, out var u7);
+            if (fifthBits) FifthBits((ushort*)(row + 16), ref u0, ref u1, ref u2, ref u3, ref u4, ref u5, ref u6, ref u7);
+            acc = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(Dot8Pairs(u0, u1, u2, u3, u4, u5, u6, u7, s01, s23, s45, s67, x)), Vector256.Create(Fp16.ToFloat(w->D) * x->D), acc);
+            mins = Vector256.MultiplyAddEstimate(Vector256.ConvertToSingle(MinDot(m, x)), Vector256.Create(Fp16.ToFloat(w->DMin) * x->D), mins);
         }
         return Vector256.Sum(acc - mins);
     }
@@ -122,6 +191,7 @@ internal static unsafe class KQuantDot
         Vector256<float> acc = default;
         for (int sb = 0; sb < superBlocks; sb++, w++, x++)
         {
+            Prefetch.Block((byte*)w, sizeof(BlockQ6_K));
             Q6Scales(w, out Vector256<int> s0, out Vector256<int> s1);
             sbyte* xq = ActivationSuperBlock.QsOf(x);
             Q6Unpack(w, 0, out Vector256<byte> q0, out Vector256<byte> q1, out Vector256<byte> q2, out Vector256<byte> q3);

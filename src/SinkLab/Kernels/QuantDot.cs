@@ -122,6 +122,7 @@ internal static unsafe class QuantDot
         int b = 0;
         for (; b + 1 < blocks; b += 2, w += 2 * T.Size, x += 2)
         {
+            Prefetch.Block(w, 2 * T.Size);
             acc0 = Fma(Int8Dot.DotSigned(T.Quants(w), Qs(x)), T.D(w) * x->D, acc0);
             acc1 = Fma(Int8Dot.DotSigned(T.Quants(w + T.Size), Qs(x + 1)), T.D(w + T.Size) * x[1].D, acc1);
         }
@@ -138,6 +139,7 @@ internal static unsafe class QuantDot
         int b = 0;
         for (; b + 1 < blocks; b += 2, w += 2 * T.Size, x += 2)
         {
+            Prefetch.Block(w, 2 * T.Size);
             acc0 = Fma(Int8Dot.DotUnsigned(T.Quants(w), Qs(x)), T.D(w) * x->D, acc0);
             acc1 = Fma(Int8Dot.DotUnsigned(T.Quants(w + T.Size), Qs(x + 1)), T.D(w + T.Size) * x[1].D, acc1);
             min0 += T.M(w) * x->D * x->Sum;

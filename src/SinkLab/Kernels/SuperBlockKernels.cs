@@ -50,6 +50,7 @@ internal static unsafe class SuperBlockKernels
         Vector256<float> acc = default, mins = default;
         for (int sb = 0; sb < superBlocks; sb++, row += T.Size, x++)
         {
+            Prefetch.Block(row, T.Size);
             sbyte* xq = ActivationSuperBlock.QsOf(x);
             Vector256<int> even = Sub<T>(row, 0, xq) + Sub<T>(row, 2, xq) + Sub<T>(row, 4, xq) + Sub<T>(row, 6, xq);
             Vector256<int> odd = Sub<T>(row, 1, xq) + Sub<T>(row, 3, xq) + Sub<T>(row, 5, xq) + Sub<T>(row, 7, xq);
@@ -80,6 +81,7 @@ internal static unsafe class SuperBlockKernels
         Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
         for (int sb = 0; sb < superBlocks; sb++, row += T.Size, x++, x1++, x2++, x3++)
         {
+            Prefetch.Block(row, T.Size);
             sbyte* q0 = ActivationSuperBlock.QsOf(x), q1 = ActivationSuperBlock.QsOf(x1), q2 = ActivationSuperBlock.QsOf(x2), q3 = ActivationSuperBlock.QsOf(x3);
             Vector256<int> i0 = default, i1 = default, i2 = default, i3 = default;
             Tile4<T>(row, 0, q0, q1, q2, q3, ref i0, ref i1, ref i2, ref i3);

@@ -104,6 +104,32 @@ public class QuantDotTests
         Assert.Equal(scalar, QuantDot.Dot(GgmlType.Q6_K, row, x), 2e-5f * Math.Max(1, Math.Abs(scalar)) * 28);
     }
 
+    [Theory]
+    [InlineData(GgmlType.Q4_K)]
+    [InlineData(GgmlType.Q5_K)]
+    public void KQuantsAtTheirLargestValuesMatchScalar(GgmlType type)
+    {
+        // Every quant, scale and min at its maximum (15 or 31, 63, 63) against activations of ±127: the largest
+        // sub-block dots the int16 packing of the VNNI path (Dot8Pairs) must hold exactly.
+        int n = 768;
+        GgmlTypeInfo.TryGetBlock(type, out _, out int bytes);
+        byte[] row = new byte[n / 256 * bytes];
+        for (int sb = 0; sb < n / 256; sb++)
+        {
+            Span<byte> b = row.AsSpan(sb * bytes, bytes);
+            b.Fill(0xFF);
+            BitConverter.TryWriteBytes(b, (Half)0.001f);
+            BitConverter.TryWriteBytes(b[2..], (Half)0.0005f);
+        }
+        float[] x = Enumerable.Range(0, n).Select(i => i % 3 == 0 ? -1f : 1f).ToArray();
+        float scalar = QuantDot.DotScalar(type, row, x);
+        Assert.Equal(scalar, QuantDot.Dot(type, row, x), 1e-5f * Math.Abs(scalar));
+        AssertTileEqualsSingles(type, row, n);
+        float[] same = Enumerable.Repeat(1f, n).ToArray();
+        float all = QuantDot.DotScalar(type, row, same);
+        Assert.Equal(all, QuantDot.Dot(type, row, same), 1e-5f * Math.Abs(all));
+    }
+
     [Fact]
     public void Q8_0WeightsOfMinus128AreMultipliedExactly()
     {
