@@ -14,6 +14,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     ChatCommand.Create(),
     SynthCommand.Create(),
     QuantizeCommand.Create(),
+    CushionCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
 };

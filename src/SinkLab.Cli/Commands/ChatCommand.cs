@@ -30,9 +30,10 @@ internal static class ChatCommand
             AllowMultipleArgumentsPerToken = false,
         };
         var showPrompt = new Option<bool>("--show-prompt") { Description = "Print the text fed before each reply on stderr" };
+        var prefixOpt = Commands.ActQuantOptions.PrefixOption();
         var cmd = new Command("chat", "Multi-turn chat over a streaming KV cache (one message per line on stdin; empty line or EOF ends)")
         {
-            model, cache, n, temp, seed, repeat, system, template, vars, showPrompt, threads, tok,
+            model, cache, n, temp, seed, repeat, system, template, vars, showPrompt, threads, tok, prefixOpt,
         };
         cmd.SetAction(r => Cli.Guard(() =>
         {
@@ -43,7 +44,8 @@ internal static class ChatCommand
             sampling.Validate();
             using Model m = Cli.LoadModel(r.GetValue(model)!, r.GetValue(tok));
             ChatFormat format = Format(m, r.GetValue(template), r.GetValue(vars) ?? []) with { System = r.GetValue(system) };
-            using var chat = new StreamingChat(m, policy, Cli.CheckThreads(r.GetValue(threads)), format);
+            int[]? prefix = r.GetValue(prefixOpt) is string pf ? Prefix.Load(pf, m.Tokenizer, m.Config.VocabSize) : null;
+            using var chat = new StreamingChat(m, policy, Cli.CheckThreads(r.GetValue(threads)), format, prefix);
             if (format.Template == null && r.GetValue(template) == null)
                 Cli.Warn("the model has no chat template (tokenizer.chat_template); using plain USER:/ASSISTANT: turns");
             var sampler = new Sampler(m.Config.VocabSize, sampling);

@@ -29,9 +29,10 @@ internal static class StreamCommand
         var outDir = new Option<string?>("--out", "-o") { Description = "With --compare: folder for table.md, results.json and plots" };
         var segment = new Option<int>("--segment") { Description = "Tokens per segment of ppl_by_segment", DefaultValueFactory = _ => 1000 };
         var strict = new Option<bool>("--strict") { Description = "Treat a cache span larger than the model's context as an error, not a warning" };
+        var prefixOpt = ActQuantOptions.PrefixOption();
         var cmd = new Command("stream", "Long-stream perplexity under a KV cache policy (StreamingLLM protocol)")
         {
-            model, file, cache, compare, tokens, positions, csv, outDir, segment, strict, threads, tok, json,
+            model, file, cache, compare, tokens, positions, csv, outDir, segment, strict, threads, tok, json, prefixOpt,
         };
         cmd.SetAction(r => Cli.Guard(() =>
         {
@@ -48,13 +49,13 @@ internal static class StreamCommand
             if (r.GetValue(segment) < 1) throw new ArgumentOutOfRangeException("--segment", r.GetValue(segment), "must be ≥ 1");
             return Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(file)!, policies, r.GetValue(tokens), r.GetValue(csv),
                 r.GetValue(compare) != null ? r.GetValue(outDir) : null, r.GetValue(segment), r.GetValue(strict),
-                Cli.CheckThreads(r.GetValue(threads)), r.GetValue(json));
+                Cli.CheckThreads(r.GetValue(threads)), r.GetValue(json), r.GetValue(prefixOpt));
         }));
         return cmd;
     }
 
     private static int Run(string path, string? tokenizer, string file, List<CachePolicy> policies, long count, string? csv,
-        string? outDir, int segment, bool strict, int threads, bool json)
+        string? outDir, int segment, bool strict, int threads, bool json, string? prefixFile)
     {
         if (!File.Exists(file)) throw new FileNotFoundException($"text file not found: {file}", file);
         if (count < 0 || count == 1) throw new ArgumentOutOfRangeException("--tokens", count, "must be 0 (all) or ≥ 2");
@@ -66,6 +67,14 @@ internal static class StreamCommand
         if (count > ids.Length)
             throw new ArgumentException($"{count:N0} tokens asked for, but {file} holds only {ids.Length:N0}", "--tokens");
         if (count > 0) ids = ids[..(int)count];
+        int[]? prefix = prefixFile == null ? null : Inference.Prefix.Load(prefixFile, m.Tokenizer, m.Config.VocabSize);
+        if (prefix != null)
+        {
+            ids = Inference.Prefix.Continue(ids, prefix, m.Tokenizer.BosId);   // the prefix takes BOS's place
+            foreach (CachePolicy p in policies)
+                if (p.Kind is not CacheKind.Full && prefix.Length >= (p.Kind == CacheKind.Recompute ? p.Window : m.Config.ContextLength))
+                    throw new ArgumentException($"the prefix has {prefix.Length} tokens, as many as the cache policy {p} or the model's context leaves room for", "--prefix");
+        }
         if (ids.Length < 2) throw new ArgumentException($"{file}: {ids.Length} token(s); a stream needs at least 2", "--file");
         foreach (CachePolicy p in policies) StreamEvaluator.Check(m, p, ids.Length);   // all refusals before any run
 
@@ -75,7 +84,7 @@ internal static class StreamCommand
             StreamResult r = null!;
             Cli.WithProgress($"stream {p}", progress => r = StreamEvaluator.Run(m, ids, p, new StreamOptions
             {
-                Threads = threads, SegmentLength = segment,
+                Threads = threads, SegmentLength = segment, Prefix = prefix,
                 Progress = progress == null ? null : new SyncProgress<long>(t => progress.Report(((int)t, ids.Length))),
             }));
             results.Add(r);

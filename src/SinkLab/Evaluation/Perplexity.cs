@@ -1,3 +1,4 @@
+using SinkLab.Hooks;
 using SinkLab.Inference;
 using SinkLab.Models;
 
@@ -28,8 +29,10 @@ public static class Perplexity
     /// <param name="threads">Chunks evaluated at once, each on its own thread and session.</param>
     /// <param name="progress">Receives (chunks done, chunks total).</param>
     /// <exception cref="ArgumentException">Text too short for two chunks, or a bad setting.</exception>
+    /// <param name="setup">A prefix that takes BOS's place in every chunk, and hooks (e.g. activation quantization)
+    /// attached to every worker's session; null: neither.</param>
     public static PerplexityResult Run(Model model, string text, int context, int? maxChunks = null, int threads = 1,
-        IProgress<(int Done, int Total)>? progress = null)
+        IProgress<(int Done, int Total)>? progress = null, PerplexitySetup? setup = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(text);
@@ -50,18 +53,21 @@ public static class Perplexity
         int done = 0;
         var options = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, threads) };
         Parallel.For(0, chunks, options,
-            () => new ChunkWorker(model, context),
+            () => new ChunkWorker(model, context, setup),
             (c, _, worker) =>
             {
                 Span<int> chunk = worker.Chunk;
                 tokens.AsSpan(c * context, context).CopyTo(chunk);
                 if (bos >= 0) chunk[0] = bos;
                 worker.Session.Reset();
-                worker.Session.Evaluate(chunk, worker.Logits);
+                // With a prefix, the cached prefix stands where BOS stood: the chunk's tokens 1.. follow it, and logits
+                // row j − 1 predicts token j + 1.
+                int skip = worker.Session.PrefixLength > 0 ? 1 : 0;
+                worker.Session.Evaluate(chunk[skip..], worker.Logits);
                 double sum = 0, sum2 = 0;
                 for (int j = first; j < context - 1; j++)
                 {
-                    double v = -LogSoftmaxAt(worker.Logits.AsSpan(j * vocab, vocab), tokens[c * context + j + 1]);
+                    double v = -LogSoftmaxAt(worker.Logits.AsSpan((j - skip) * vocab, vocab), tokens[c * context + j + 1]);
                     sum += v;
                     sum2 += v * v;
                 }
@@ -71,7 +77,7 @@ public static class Perplexity
                 if (progress != null) lock (chunkNll) progress.Report((finished, chunks));
                 return worker;
             },
-            worker => worker.Session.Dispose());
+            worker => worker.Dispose());
 
         double nll = 0, nll2 = 0;
         long count = 0;
@@ -89,11 +95,31 @@ public static class Perplexity
         return new PerplexityResult(ppl, err, chunks, tokens.Length, count, running, context);
     }
 
-    private sealed class ChunkWorker(Model model, int context)
+    private sealed class ChunkWorker
     {
-        public InferenceSession Session { get; } = new(model, new SessionOptions { Threads = 1, ContextSize = context, BatchSize = context });
-        public float[] Logits { get; } = new float[context * model.Config.VocabSize];
-        public int[] Chunk { get; } = new int[context];
+        private readonly IDisposable? _hooks;
+
+        public ChunkWorker(Model model, int context, PerplexitySetup? setup)
+        {
+            int prefix = setup?.Prefix?.Count ?? 0;
+            Session = new InferenceSession(model, new SessionOptions
+            {
+                Threads = 1, ContextSize = context - (prefix > 0 ? 1 : 0) + prefix, BatchSize = context, Prefix = setup?.Prefix,
+            });
+            if (setup?.Hooks != null) _hooks = Session.Hooks(setup.Hooks);
+            Logits = new float[context * model.Config.VocabSize];
+            Chunk = new int[context];
+        }
+
+        public InferenceSession Session { get; }
+        public float[] Logits { get; }
+        public int[] Chunk { get; }
+
+        public void Dispose()
+        {
+            _hooks?.Dispose();
+            Session.Dispose();
+        }
     }
 
     /// <summary>log softmax(logits)[token], with the sum of exponentials in double as llama.cpp computes it.</summary>
@@ -105,4 +131,15 @@ public static class Perplexity
         foreach (float l in logits) sum += MathF.Exp(l - max);
         return logits[token] - max - Math.Log(sum);
     }
+}
+
+/// <summary>Extras of a perplexity run (<see cref="Perplexity.Run"/>).</summary>
+public sealed record PerplexitySetup
+{
+    /// <summary>A prefix kept in every chunk's cache in place of BOS (<see cref="SessionOptions.Prefix"/>); the scored
+    /// tokens are the same as without it.</summary>
+    public IReadOnlyList<int>? Prefix { get; init; }
+    /// <summary>Hooks attached to every worker's session (run concurrently on several threads: they must not share
+    /// mutable state; <see cref="ActivationQuantization"/>'s do not).</summary>
+    public HookSet? Hooks { get; init; }
 }

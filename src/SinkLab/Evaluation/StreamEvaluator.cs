@@ -19,6 +19,10 @@ public sealed record StreamOptions
     public IProgress<long>? Progress { get; init; }
     /// <summary>Stops the run (the result covers the tokens done).</summary>
     public CancellationToken Cancel { get; init; }
+    /// <summary>A prefix kept pinned in the cache before the stream (<see cref="SessionOptions.Prefix"/>; under
+    /// recompute, in front of every re-encoded window). The stream should not repeat its BOS
+    /// (<see cref="Prefix.Continue"/>).</summary>
+    public IReadOnlyList<int>? Prefix { get; init; }
 }
 
 /// <summary>Memory and speed at one point of the stream.</summary>
@@ -129,7 +133,11 @@ public static class StreamEvaluator
     private static long RunCache(Model model, int[] stream, CachePolicy policy, float[] nll, StreamOptions o, Recorder clock)
     {
         int context = ContextFor(model, policy, stream.Length);
-        using var session = new InferenceSession(model, new SessionOptions { Threads = o.Threads, Cache = policy, ContextSize = context, BatchSize = 1 });
+        int k = o.Prefix?.Count ?? 0;
+        using var session = new InferenceSession(model, new SessionOptions
+        {
+            Threads = o.Threads, Cache = policy, ContextSize = policy.Kind == CacheKind.Full ? context + k : context, BatchSize = 1, Prefix = o.Prefix,
+        });
         long bytesPerToken = (long)model.Config.Layers * model.Config.KvDim * 2 * sizeof(float);
         for (int i = 0; i < stream.Length; i++)
         {
@@ -153,7 +161,8 @@ public static class StreamEvaluator
         long frontier = 0;
         void Worker()
         {
-            using var session = new InferenceSession(model, new SessionOptions { Threads = 1, ContextSize = window, BatchSize = window });
+            int k = o.Prefix?.Count ?? 0;
+            using var session = new InferenceSession(model, new SessionOptions { Threads = 1, ContextSize = window + k, BatchSize = window, Prefix = o.Prefix });
             while (!o.Cancel.IsCancellationRequested)
             {
                 long b = Interlocked.Increment(ref next) - 1;

@@ -57,7 +57,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _b = _c.Block;
         _w = model.Weights;
         Cache = options.Cache;
-        _ring = new KvRing(options.Cache, options.ContextSize > 0 ? options.ContextSize : _c.ContextLength);
+        int[] prefix = options.Prefix?.ToArray() ?? [];
+        PrefixLength = prefix.Length;
+        _ring = new KvRing(PinPrefix(options.Cache, prefix.Length), options.ContextSize > 0 ? options.ContextSize : _c.ContextLength);
+        if (prefix.Length > 0 && prefix.Length >= _ring.Capacity)
+            throw new ArgumentException($"the prefix has {prefix.Length} tokens; the cache holds {_ring.Capacity}, which leaves no room after it", "--prefix");
         ContextSize = _ring.Capacity;
         CheckPositions(_c, options.Cache, ContextSize);
         _batch = Math.Min(options.BatchSize, ContextSize);
@@ -100,7 +104,16 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _shapesScores = _b.AttnSoftCap > 0 || _slopes.Length > 0;
         _exactGelu = options.Gelu == GeluMode.Tanh;
         _attention.Allocate(Threads, ContextSize);
+        if (prefix.Length > 0) Forward(prefix, _logits, lastOnly: true);
     }
+
+    /// <summary>Tokens of the prefix (<see cref="SessionOptions.Prefix"/>) at the start of the cache; 0 without one.</summary>
+    public int PrefixLength { get; }
+
+    /// <summary>The policy the ring runs: a prefix of <paramref name="k"/> tokens pinned in front of a sink or shift
+    /// policy's own pinned tokens (a dense cache simply holds it first).</summary>
+    private static CachePolicy PinPrefix(CachePolicy policy, int k) =>
+        k == 0 || policy.Kind is not (CacheKind.Sink or CacheKind.Shift) ? policy : policy with { Sinks = policy.Sinks + k };
 
     /// <summary>The model this session runs.</summary>
     public Model Model { get; }
@@ -119,8 +132,15 @@ public sealed unsafe partial class InferenceSession : IDisposable
     /// <summary>Logits of the last token processed by <see cref="Decode"/> or <see cref="Prefill"/>.</summary>
     public ReadOnlySpan<float> Logits => _logits;
 
-    /// <summary>Empties the KV cache.</summary>
-    public void Reset() => _ring.Reset();
+    /// <summary>Empties the KV cache, down to the prefix if the session has one: its keys and values stay in their
+    /// slots (no policy ever overwrites the first slots of a stream), so only the bookkeeping is restored.</summary>
+    public void Reset()
+    {
+        _ring.Reset();
+        if (PrefixLength == 0) return;
+        _ring.BeginChunk(PrefixLength);
+        _ring.EndChunk(PrefixLength);
+    }
 
     /// <summary>Feeds one token and returns the next-token logits.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Token id outside the vocabulary.</exception>

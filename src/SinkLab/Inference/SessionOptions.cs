@@ -16,6 +16,13 @@ public sealed record SessionOptions
     /// <summary>How GELU is evaluated: through ggml's fp16 table (default: llama.cpp's numbers) or by the tanh formula in
     /// float32 (PyTorch's <c>gelu(approximate="tanh")</c>, smooth in its input).</summary>
     public GeluMode Gelu { get; init; } = GeluMode.Ggml;
+    /// <summary>A prefix (CushionCache, Son et al. 2024): token ids computed once, in float and without hooks, when
+    /// the session is created, and kept as a pinned part of the KV cache — every <see cref="InferenceSession.Reset"/>
+    /// leaves them in place and the stream continues after them. Under <c>sink:S+W</c> and <c>shift:K</c> the prefix is
+    /// pinned in front of the S (K) stream tokens those policies pin; a dense cache's <see cref="ContextSize"/> counts
+    /// the prefix. It usually begins with BOS and then takes BOS's place: callers drop the BOS their text would start
+    /// with (<see cref="Prefix.Continue"/>). Null or empty: no prefix.</summary>
+    public IReadOnlyList<int>? Prefix { get; init; }
 }
 
 /// <summary>How GELU is evaluated.</summary>

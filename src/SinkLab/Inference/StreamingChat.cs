@@ -35,18 +35,26 @@ public sealed class StreamingChat : IDisposable
     private readonly List<ChatTurn> _turns = [];
     private bool _started;
     private int _pending = -1;   // last sampled token of the previous reply, not yet fed
+    private readonly bool _prefixHasBos;   // the cached prefix already starts the sequence with BOS
 
     /// <summary>Starts an empty conversation; <paramref name="format"/> null means the model's own template, or the
     /// plain form when it has none.</summary>
     /// <exception cref="TemplateException">The model's template does not parse.</exception>
-    public StreamingChat(Model model, CachePolicy policy, int threads = 1, ChatFormat? format = null)
+    /// <param name="model">The model.</param>
+    /// <param name="policy">The KV cache policy.</param>
+    /// <param name="threads">Worker threads.</param>
+    /// <param name="format">Chat format (null: the model's template).</param>
+    /// <param name="prefix">A prefix pinned in the cache before the conversation (<see cref="SessionOptions.Prefix"/>);
+    /// when it starts with BOS, the conversation does not write BOS again.</param>
+    public StreamingChat(Model model, CachePolicy policy, int threads = 1, ChatFormat? format = null, IReadOnlyList<int>? prefix = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(policy);
         _model = model;
         _format = format ?? ChatFormat.ForModel(model);
         if (_format.System != null) _turns.Add(new ChatTurn("system", _format.System));
-        _session = new InferenceSession(model, new SessionOptions { Threads = threads, Cache = policy });
+        _session = new InferenceSession(model, new SessionOptions { Threads = threads, Cache = policy, Prefix = prefix });
+        _prefixHasBos = prefix is { Count: > 0 } && prefix[0] == model.Tokenizer.BosId;
     }
 
     /// <summary>The session (its <see cref="InferenceSession.Ring"/> shows what the cache holds).</summary>
@@ -109,15 +117,15 @@ public sealed class StreamingChat : IDisposable
             LastPromptText = text;
             int[] ids = tok.Encode(text, addSpecial: false, parseSpecial: true);
             // The first chunk starts the sequence: BOS when the model wants one and the template did not write it.
-            if (!_started && tok.AddBos && tok.BosId >= 0 && (ids.Length == 0 || ids[0] != tok.BosId)) tokens.Add(tok.BosId);
-            tokens.AddRange(ids);
+            if (!_started && !_prefixHasBos && tok.AddBos && tok.BosId >= 0 && (ids.Length == 0 || ids[0] != tok.BosId)) tokens.Add(tok.BosId);
+            tokens.AddRange(!_started && _prefixHasBos && ids.Length > 0 && ids[0] == tok.BosId ? ids[1..] : ids);
         }
         else
         {
             string system = !_started && _format.System != null ? _format.System + "\n\n" : "";
             string text = (_started ? _format.EndOfTurn : "") + system + _format.User + message + _format.Assistant;
             LastPromptText = text;
-            tokens.AddRange(tok.Encode(text, addSpecial: !_started));
+            tokens.AddRange(tok.Encode(text, addSpecial: !_started && !_prefixHasBos));
         }
         _started = true;
         _pending = -1;
