@@ -61,6 +61,17 @@ public static class ReportWriter
                 Charts.Lines("Mean attention received by each position", "key position k", "α_k", Enumerable.Range(0, byPos.Length).Select(i => (double)i).ToArray(), [("all heads", byPos)])));
         if (r.MassiveActivations is { } massive)
             list.Add(("massive.png", "Largest |h| in the residual stream of each layer, relative to that layer's median |h|.", Charts.Massive(massive)));
+        if (r.Outliers is { Length: > 0 } o)
+        {
+            double[] layerAxis = Enumerable.Range(0, o.Length).Select(i => (double)i).ToArray();
+            list.Add(("outliers.png", "Largest |x| of each layer at the residual stream, the attention input, the FFN input and the FFN's hidden activation (log scale).",
+                Charts.Lines("Activation outliers by layer", "layer", "max |x|", layerAxis,
+                    o[0].Points.Select((p, i) => (p.Point, o.Select(l => l.Points[i].MaxAbs).ToArray())), logY: true)));
+            var worst = o.SelectMany(l => l.Points).MaxBy(p => p.MaxAbs)!;
+            list.Add(("outlier_positions.png", $"Each token's largest |x| by position at {worst.Hook} (where the largest activation is), mean over sequences, beside the median token ({worst.MedianTokenMax:G4}).",
+                Charts.Lines($"Token maxima by position at {worst.Hook}", "position", "mean max |x|", Enumerable.Range(0, worst.TokenMaxByPosition.Length).Select(i => (double)i).ToArray(),
+                    [(worst.Point, worst.TokenMaxByPosition)], logY: true)));
+        }
         if (r.Sensitivity is { } s)
         {
             double[] layers = Enumerable.Range(0, s.Curves[0].ByLayer.Length).Select(i => (double)i).ToArray();
@@ -130,6 +141,17 @@ public static class ReportWriter
                 var t = l.Top.FirstOrDefault();
                 sb.Append($"<tr><td>{l.Layer}</td><td>{Math.Abs(t?.Value ?? 0):G4}</td><td>{t?.Position}</td><td>{t?.Channel}</td><td>{l.Median:G4}</td><td>{l.TopRatio:F1}</td><td>{(l.Over100 ? "yes" : "no")}</td><td>{(l.Over1000 ? "yes" : "no")}</td></tr>");
             }
+            sb.Append("</table>\n");
+        }
+        if (r.Outliers is { } outl)
+        {
+            sb.Append("<h2>Activation outliers</h2><table><tr><th>layer</th><th>point</th><th>max |x|</th><th>position</th><th>channel</th><th>median |x|</th><th>top-1/median</th><th>kurtosis</th><th>top position (× median token)</th></tr>");
+            foreach (var l in outl)
+                foreach (var p in l.Points)
+                {
+                    var t = p.Tokens.FirstOrDefault();
+                    sb.Append($"<tr><td>{l.Layer}</td><td>{E(p.Point)}</td><td>{p.MaxAbs:G4}</td><td>{p.Position}</td><td>{p.Channel}</td><td>{p.Median:G4}</td><td>{p.Ratio:F1}</td><td>{p.Kurtosis:F1}</td><td>{t?.Position} ({t?.Ratio:F1}×)</td></tr>");
+                }
             sb.Append("</table>\n");
         }
         if (r.BosAblation is { } bos)

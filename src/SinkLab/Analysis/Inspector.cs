@@ -10,10 +10,10 @@ public static class AnalysisNames
 {
 #pragma warning disable CS1591
     public const string Sinks = "sinks", Massive = "massive", Mechanics = "mechanics", Sensitivity = "sensitivity",
-        Collapse = "collapse", Entropy = "entropy", Bos = "bos";
+        Collapse = "collapse", Entropy = "entropy", Bos = "bos", Outliers = "outliers";
 #pragma warning restore CS1591
     /// <summary>All names.</summary>
-    public static readonly string[] All = [Sinks, Massive, Mechanics, Sensitivity, Collapse, Entropy, Bos];
+    public static readonly string[] All = [Sinks, Massive, Mechanics, Sensitivity, Collapse, Entropy, Bos, Outliers];
 }
 
 /// <summary>Settings of <see cref="Inspector.Run"/>.</summary>
@@ -87,6 +87,8 @@ public sealed record InspectReport
     public SensitivityReport? Sensitivity { get; init; }
     public CollapseReport? Collapse { get; init; }
     public BosAblationRow[]? BosAblation { get; init; }
+    public OutlierLayer[]? Outliers { get; init; }
+    public OutlierOrigin? OutlierOrigin { get; init; }
     public HeadPattern[]? ExamplePatterns { get; init; }
     public required Dictionary<string, double> Seconds { get; init; }
 #pragma warning restore CS1591
@@ -119,6 +121,8 @@ public static class Inspector
 
         bool sinks = options.Runs(AnalysisNames.Sinks) || options.Runs(AnalysisNames.Entropy);
         bool massive = options.Runs(AnalysisNames.Massive), mech = options.Runs(AnalysisNames.Mechanics), collapse = options.Runs(AnalysisNames.Collapse);
+        OutlierStatistics? outliers = options.Runs(AnalysisNames.Outliers) ? new OutlierStatistics(c, options.Tokens) : null;
+        var outlierHooks = new HashSet<string>(outliers?.HookNamesRead() ?? [], StringComparer.Ordinal);
         // The intact pass (with patterns) and the first-dropped pass are BOS ablation's "bos" and "no_bos" variants:
         // feed them to its accumulators instead of running those 2 × N passes again.
         bool bosRuns = options.Runs(AnalysisNames.Bos);
@@ -133,9 +137,10 @@ public static class Inspector
         SinkReport? sinkReport = null;
         HeadPattern[]? examples = null;
         MassiveLayer[]? massiveReport = null;
+        OutlierLayer[]? outlierReport = null;
         MechanicsLayer[]? mechReport = null;
         CollapseReport? collapseReport = null;
-        if (sinks || massive || mech || collapse)
+        if (sinks || massive || mech || collapse || outliers != null)
         {
             var acc = new SinkMetrics.Accumulator(c.Layers, c.Heads, options.Tokens, c.VocabSize);
             var ma = new MassiveActivations(c.Layers);
@@ -147,7 +152,9 @@ public static class Inspector
                 ActivationCache cache = session.RunWithCache(seqs[s], n =>
                     (sinks && n.EndsWith("hook_pattern", StringComparison.Ordinal)) ||
                     ((massive || collapse) && n.EndsWith("hook_resid_post", StringComparison.Ordinal)) ||
-                    (mech && (n.EndsWith("attn.hook_q", StringComparison.Ordinal) || n.EndsWith("attn.hook_k", StringComparison.Ordinal) || n.EndsWith("attn.hook_v", StringComparison.Ordinal))));
+                    (mech && (n.EndsWith("attn.hook_q", StringComparison.Ordinal) || n.EndsWith("attn.hook_k", StringComparison.Ordinal) || n.EndsWith("attn.hook_v", StringComparison.Ordinal))) ||
+                    outlierHooks.Contains(n));
+                outliers?.Add(s, (p, l) => cache[p, l].Data);
                 if (sinks) acc.Add(seqs[s], l => cache[HookPoint.Pattern, l].Data);
                 if (shareBos && s < bosCount) bosDone["bos"].Add(seqs[s], seqs[s], cache);
                 for (int l = 0; l < c.Layers; l++)
@@ -183,6 +190,7 @@ public static class Inspector
                 examples = StrongestHeads(session, seqs[0], sinkReport.AlphaFirst, 3);
             }
             if (massive) massiveReport = ma.Build();
+            outlierReport = outliers?.Build();
             if (mech) mechReport = sm.Build();
             if (collapse)
             {
@@ -191,6 +199,15 @@ public static class Inspector
                     normWith.Select(x => x / n).ToArray(), normWithout.Select(x => x / n).ToArray());
             }
             Lap("patterns_and_activations");
+        }
+
+        OutlierOrigin? origin = null;
+        if (outliers != null)
+        {
+            progress?.Report(("outlier origin", 0, 1));
+            origin = OutlierOriginAnalysis.Run(session, seqs.Take(Math.Min(16, seqs.Length)).ToArray());
+            progress?.Report(("outlier origin", 1, 1));
+            Lap("outlier_origin");
         }
 
         SensitivityReport? sens = null;
@@ -231,6 +248,8 @@ public static class Inspector
             Sensitivity = sens,
             Collapse = collapseReport,
             BosAblation = bos,
+            Outliers = outlierReport,
+            OutlierOrigin = origin,
             ExamplePatterns = options.Runs(AnalysisNames.Sinks) ? examples : null,
             Seconds = seconds,
         };

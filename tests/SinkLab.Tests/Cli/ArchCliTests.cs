@@ -1,3 +1,4 @@
+using SinkLab.Analysis;
 using System.Diagnostics;
 using System.Text.Json;
 using SinkLab.Models;
@@ -36,7 +37,7 @@ public class ArchCliTests
             {
                 JsonElement r = doc.RootElement;
                 Assert.Equal(arch, r.GetProperty("config").GetProperty("architecture").GetString());
-                Assert.Equal(7, r.GetProperty("analyses").GetArrayLength());
+                Assert.Equal(AnalysisNames.All.Length, r.GetProperty("analyses").GetArrayLength());
                 double[] alpha = r.GetProperty("alpha_by_position").EnumerateArray().Select(e => e.GetDouble()).ToArray();
                 Assert.Equal(40, alpha.Length);
                 Assert.All(alpha, a => Assert.InRange(a, 0, 1));
