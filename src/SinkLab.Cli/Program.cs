@@ -15,6 +15,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     SynthCommand.Create(),
     QuantizeCommand.Create(),
     CushionCommand.Create(),
+    CompareCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
 };

@@ -102,14 +102,7 @@ public static class ReportWriter
     private static string Html(InspectReport r, List<(string File, string Caption, byte[] Png)> images)
     {
         var sb = new StringBuilder();
-        sb.Append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>SinkLab report: ").Append(E(r.Model)).Append("</title>\n");
-        sb.Append("<style>body{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto;padding:0 1em;color:#222}")
-          .Append("img{max-width:100%;border:1px solid #ddd}table{border-collapse:collapse;margin:1em 0}")
-          .Append("td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}figcaption{color:#555;font-size:.9em}</style>\n");
-        sb.Append("<script>window.sinklabErrors=[];window.addEventListener('error',function(e){window.sinklabErrors.push(String(e.message||e));},true);")
-          .Append("window.addEventListener('load',function(){var bad=0;var imgs=document.images;for(var i=0;i<imgs.length;i++){if(!imgs[i].complete||imgs[i].naturalWidth===0)bad++;}")
-          .Append("document.body.setAttribute('data-images',String(imgs.length));document.body.setAttribute('data-broken-images',String(bad));")
-          .Append("document.body.setAttribute('data-errors',String(window.sinklabErrors.length));});</script>\n");
+        HtmlPage.Head(sb, "SinkLab report: " + r.Model, 900);
         sb.Append("</head><body>\n<h1>Attention sinks in ").Append(E(r.Model)).Append("</h1>\n");
         sb.Append("<p><strong>").Append(E(ReportText.Summary(r))).Append("</strong></p>\n");
         sb.Append("<p>Corpus ").Append(E(r.Corpus)).Append($": {r.Sequences} sequences of {r.Tokens} tokens (BOS first). Model: {r.Config.Layers} layers × {r.Config.Heads} heads, width {r.Config.Dim}. ")
@@ -122,11 +115,7 @@ public static class ReportWriter
             foreach (var kv in rate) sb.Append($"<td>{kv.Value:P1}</td>");
             sb.Append("</tr></table>\n");
         }
-        foreach (var (file, caption, png) in images)
-        {
-            sb.Append("<figure><img alt=\"").Append(E(caption)).Append("\" src=\"data:image/png;base64,").Append(Convert.ToBase64String(png)).Append("\">");
-            sb.Append("<figcaption>").Append(E(caption)).Append(" (").Append(E(file)).Append(")</figcaption></figure>\n");
-        }
+        HtmlPage.Figures(sb, images);
         if (r.Sensitivity is { } s)
         {
             sb.Append("<h2>Over-mixing sensitivity</h2><table><tr><th>variant</th><th>last layer ‖Δh‖/‖δx‖</th><th>Jacobian norm</th></tr>");

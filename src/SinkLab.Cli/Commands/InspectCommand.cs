@@ -48,7 +48,7 @@ internal static class InspectCommand
         return cmd;
     }
 
-    private static double[] ParseEps(string text)
+    internal static double[] ParseEps(string text)
     {
         var list = new List<double>();
         foreach (string part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
