@@ -15,7 +15,7 @@ public static class CompareWriter
         var images = Plots(report);
         var files = new Dictionary<string, byte[]>
         {
-            ["compare.json"] = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(report, ReportJson.Options)),
+            ["compare.json"] = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(report with { Models = [.. report.Models.Select(m => m with { Report = null })] }, ReportJson.Options)),
             ["compare.html"] = Encoding.UTF8.GetBytes(Html(report, images)),
         };
         foreach (var (name, _, png) in images) files[name] = png;
@@ -29,7 +29,7 @@ public static class CompareWriter
         string[] eps = report.Models[0].SinkRate.Keys.ToArray();
         var sb = new StringBuilder();
         sb.Append("| file | MB | main type | ").Append(string.Join(" | ", eps.Select(e => $"sink rate ε={e}")))
-          .Append(" | mean α₀ | largest resid |h| (pos, ch) | ratio to median | largest linear input |x| | NLL with BOS | NLL without |\n");
+          .Append(" | mean α₀ | largest resid \\|h\\| (pos, ch) | ratio to median | largest linear input \\|x\\| | NLL with BOS | NLL without |\n");
         sb.Append("|---|---:|---|").Append(string.Concat(eps.Select(_ => "---:|"))).Append("---:|---:|---:|---:|---:|---:|\n");
         foreach (ComparedModel m in report.Models)
         {

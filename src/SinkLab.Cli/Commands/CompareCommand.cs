@@ -43,7 +43,7 @@ internal static class CompareCommand
                 CompareWriter.Write(dir, report);
                 Cli.Err.MarkupLine($"wrote {Markup.Escape(Path.Combine(dir, "compare.html"))} and compare.json");
             }
-            if (r.GetValue(json)) Cli.WriteJson(report with { Models = [.. report.Models.Select(m => m with { Report = null! })] });
+            if (r.GetValue(json)) Cli.WriteJson(report with { Models = [.. report.Models.Select(m => m with { Report = null })] });
             else Console.Out.Write(CompareWriter.Table(report));
             return 0;
         }));

@@ -17,10 +17,10 @@ namespace SinkLab.Analysis;
 /// <param name="LargestLinearInput">Largest |x| at any linear layer's input (what a per-tensor activation scale must cover).</param>
 /// <param name="Spike">Where the largest residual |h| sits: position and channel.</param>
 /// <param name="Bos">First-token ablation rows (mean NLL and sink rate with BOS, without it, …).</param>
-/// <param name="Report">The full report of this file.</param>
+/// <param name="Report">The full report of this file (left out of compare.json and --json).</param>
 public sealed record ComparedModel(string File, long Bytes, string[] Types, Dictionary<string, double> SinkRate, double MeanAlphaFirst,
     double[] AlphaFirstByLayer, double LargestResidual, double LargestResidualRatio, double[] LargestResidualByLayer, double LargestLinearInput,
-    int[] Spike, BosAblationRow[] Bos, InspectReport Report);
+    int[] Spike, BosAblationRow[] Bos, InspectReport? Report);
 
 /// <summary>The side-by-side report of <c>sinklab compare</c>.</summary>
 /// <param name="Corpus">Corpus file name.</param>

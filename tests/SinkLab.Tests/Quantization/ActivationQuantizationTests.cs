@@ -176,6 +176,33 @@ public class ActivationQuantizationTests
     }
 
     [Fact]
+    public void StreamGenerateAndChatTakeAPrefixFile()
+    {
+        string prefix = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllText(prefix, "1 403 407 261");
+            var (code, stdout, err) = CliTests.Run("stream", Shared.StoriesF32, "-f", Shared.TinyStories, "--tokens", "300", "--cache", "sink:4+60", "--prefix", prefix, "--json");
+            Assert.True(code == 0, err);
+            using (var doc = System.Text.Json.JsonDocument.Parse(stdout))
+                Assert.Equal(299, doc.RootElement.GetProperty("tokens").GetInt64());   // the text's BOS gave way to the prefix
+            (code, stdout, err) = CliTests.Run("generate", Shared.StoriesF32, "-p", "Once upon a time", "-n", "8", "--prefix", prefix, "--json");
+            Assert.True(code == 0, err);
+            using (var doc = System.Text.Json.JsonDocument.Parse(stdout))
+            {
+                int[] ids = doc.RootElement.GetProperty("token_ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+                Assert.Equal(new[] { 403, 407, 261, 378 }, ids[..4]);   // no second BOS after the prefix
+            }
+            (code, _, err) = CliTests.Run("chat", Shared.StoriesF32, "-n", "4", "--prefix", prefix);
+            Assert.True(code == 0, err);
+        }
+        finally
+        {
+            File.Delete(prefix);
+        }
+    }
+
+    [Fact]
     public void BadActivationQuantizationAndPrefixInputIsOneLineAndExitTwo()
     {
         string empty = Path.GetTempFileName();
