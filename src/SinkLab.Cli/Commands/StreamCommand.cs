@@ -105,7 +105,7 @@ internal static class StreamCommand
     /// <summary>A cache whose span exceeds the trained context asks for positions the model never saw.</summary>
     private static void CheckSpan(CachePolicy p, Model m, bool strict)
     {
-        if (p.Kind is CacheKind.Full or CacheKind.Shift) return;
+        if (p.Kind is CacheKind.Full or CacheKind.Shift || p.IsEviction) return;   // eviction policies keep stream positions, like full
         int span = p.Kind == CacheKind.Recompute ? p.Window : p.Sinks + p.Window + 1;
         if (span <= m.Config.ContextLength) return;
         string msg = $"cache policy {p}: {span} positions exceed the model's context length {m.Config.ContextLength}";

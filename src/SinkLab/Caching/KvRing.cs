@@ -18,14 +18,25 @@ namespace SinkLab.Caching;
 public sealed class KvRing
 {
     private readonly CachePolicy _policy;
+    private readonly int _budget;   // eviction policies: tokens kept after each step
 
     /// <summary>Creates the bookkeeping for <paramref name="policy"/>; <paramref name="context"/> is the capacity of
     /// full and shift caches.</summary>
     /// <exception cref="ArgumentException">A policy a session cannot hold (recompute) or sizes that leave no room.</exception>
-    public KvRing(CachePolicy policy, int context)
+    public KvRing(CachePolicy policy, int context, int layers = 1)
     {
         ArgumentNullException.ThrowIfNull(policy);
         _policy = policy;
+        if (policy.IsEviction)
+        {
+            // The eviction policies keep their own slots per layer and head (EvictingCache); the ring only counts: it
+            // holds the largest layer budget, so a chunk never brings more tokens than one step may add before
+            // evicting, and every position is the stream position.
+            if (policy.Window < 1) throw new ArgumentException($"cache policy {policy}: the budget W must be ≥ 1");
+            _budget = policy.MaxLayerBudget(layers);
+            Pinned = 0; RingCapacity = _budget + 1;
+            return;
+        }
         switch (policy.Kind)
         {
             case CacheKind.Full:
@@ -63,7 +74,7 @@ public sealed class KvRing
     /// <summary>Tokens in the cache.</summary>
     public int Live => PinnedLive + RingLive;
     /// <summary>True once pinned keys are seen from a query position other than the stream position.</summary>
-    public bool Reindexed => Evicted > 0 && !_policy.OriginalPositions;
+    public bool Reindexed => Evicted > 0 && !_policy.OriginalPositions && !_policy.IsEviction;
 
     /// <summary>Evicts what the policy requires before new tokens arrive and returns how many of
     /// <paramref name="wanted"/> tokens may be processed together now (≥ 1).</summary>
@@ -109,7 +120,7 @@ public sealed class KvRing
         return (pinned, seg1, ring - seg1, QueryPosition(pinned, ring, position));
     }
 
-    private long QueryPosition(int pinned, int ring, long position) => _policy.OriginalPositions ? position : pinned + ring - 1;
+    private long QueryPosition(int pinned, int ring, long position) => _policy.OriginalPositions || _policy.IsEviction ? position : pinned + ring - 1;
 
     /// <summary>Records that <paramref name="count"/> tokens were added, then evicts what the policy drops after a step.</summary>
     public void EndChunk(int count)
@@ -119,6 +130,7 @@ public sealed class KvRing
         Position += count;
         if (RingLive > RingCapacity) throw new InvalidOperationException("KV ring overflow (chunk larger than BeginChunk allowed)");
         if (_policy.Kind == CacheKind.Sink && RingLive > _policy.Window) Evict(RingLive - _policy.Window);
+        if (_policy.IsEviction && RingLive > _budget) Evict(RingLive - _budget);
     }
 
     private void Evict(int count)

@@ -124,7 +124,7 @@ public static class StreamEvaluator
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(policy);
-        int capacity = policy.Kind == CacheKind.Recompute ? policy.Window : new KvRing(policy, ContextFor(model, policy, length)).Capacity;
+        int capacity = policy.Kind == CacheKind.Recompute ? policy.Window : new KvRing(policy, ContextFor(model, policy, length), model.Config.Layers).Capacity;
         InferenceSession.CheckPositions(model.Config, policy, capacity);
     }
 
@@ -144,7 +144,7 @@ public static class StreamEvaluator
             if (o.Cancel.IsCancellationRequested) return i;
             ReadOnlySpan<float> logits = session.Decode(stream[i]);
             if (i + 1 < stream.Length) nll[i] = (float)-Perplexity.LogSoftmaxAt(logits, stream[i + 1]);
-            clock.Step(i + 1, session.Ring.Live * bytesPerToken);
+            clock.Step(i + 1, (long)Math.Round(session.CachedTokens * bytesPerToken));
         }
         return stream.Length;
     }

@@ -40,6 +40,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private readonly bool _shapesScores;        // soft-capping or ALiBi change the raw scores
     private bool _usePinnedQuery;               // pinned keys are scored with the query at its in-cache position
     private readonly float[] _keyCache, _valueCache;   // per layer and KV head: keys [dim][slot] (after RoPE), values [slot][dim]
+    private readonly EvictingCache? _evict;            // eviction policies: per-head slots (else null)
+    private readonly EvictingAttentionJob? _evictJob;
+    private readonly SlotMove? _moveSlot;                                          // cached delegates: no allocation per step
+    private readonly Func<int, (float[] Keys, int Offset, int Stride, int Dim)>? _keysOf;
+    private long _evictLayerBase;
 
     /// <summary>Creates a session; <paramref name="options"/> defaults to one thread and the model's context.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Threads, context or batch size below 1.</exception>
@@ -59,7 +64,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
         Cache = options.Cache;
         int[] prefix = options.Prefix?.ToArray() ?? [];
         PrefixLength = prefix.Length;
-        _ring = new KvRing(PinPrefix(options.Cache, prefix.Length), options.ContextSize > 0 ? options.ContextSize : _c.ContextLength);
+        CachePolicy ringPolicy = PinPrefix(options.Cache, prefix.Length);
+        _ring = new KvRing(ringPolicy, options.ContextSize > 0 ? options.ContextSize : _c.ContextLength, _c.Layers);
         if (prefix.Length > 0 && prefix.Length >= _ring.Capacity)
             throw new ArgumentException($"the prefix has {prefix.Length} tokens; the cache holds {_ring.Capacity}, which leaves no room after it", "--prefix");
         ContextSize = _ring.Capacity;
@@ -104,6 +110,16 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _shapesScores = _b.AttnSoftCap > 0 || _slopes.Length > 0;
         _exactGelu = options.Gelu == GeluMode.Tanh;
         _attention.Allocate(Threads, ContextSize);
+        if (ringPolicy.IsEviction)
+        {
+            if (_slopes.Length > 0 || _windows.Length > 1)
+                throw new ArgumentException($"cache policy {ringPolicy}: kept tokens sit at scattered positions, and this model's {(_slopes.Length > 0 ? "ALiBi biases" : "sliding-window layers")} need consecutive ones (use sink:S+W or full)", "--cache");
+            _evict = new EvictingCache(ringPolicy, _c.Layers, _c.KvHeads, ContextSize, _c.HeadDim);
+            _evictJob = new EvictingAttentionJob(this);
+            _evictJob.Allocate(ContextSize);
+            _moveSlot = (_, kvh, from, to) => MoveSlot(_evictLayerBase, kvh, from, to);
+            _keysOf = kvh => (_keyCache, checked((int)(_evictLayerBase + (long)kvh * _c.HeadDim * ContextSize)), ContextSize, _c.HeadDim);
+        }
         if (prefix.Length > 0) Forward(prefix, _logits, lastOnly: true);
     }
 
@@ -113,7 +129,14 @@ public sealed unsafe partial class InferenceSession : IDisposable
     /// <summary>The policy the ring runs: a prefix of <paramref name="k"/> tokens pinned in front of a sink or shift
     /// policy's own pinned tokens (a dense cache simply holds it first).</summary>
     private static CachePolicy PinPrefix(CachePolicy policy, int k) =>
-        k == 0 || policy.Kind is not (CacheKind.Sink or CacheKind.Shift) ? policy : policy with { Sinks = policy.Sinks + k };
+        k == 0 || !(policy.Kind is CacheKind.Sink or CacheKind.Shift || policy.IsEviction) ? policy : policy with { Sinks = policy.Sinks + k };
+
+    /// <summary>Tokens the cache holds per layer and KV head, on average (eviction policies keep different numbers per
+    /// layer; every other policy holds <see cref="KvRing.Live"/> in each).</summary>
+    public double CachedTokens => _evict?.MeanLive ?? _ring.Live;
+
+    /// <summary>The eviction policies' per-head slots (null for full, sink, window and shift caches).</summary>
+    public EvictingCache? Evicting => _evict;
 
     /// <summary>The model this session runs.</summary>
     public Model Model { get; }
@@ -137,6 +160,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
     public void Reset()
     {
         _ring.Reset();
+        _evict?.Reset(PrefixLength);
         if (PrefixLength == 0) return;
         _ring.BeginChunk(PrefixLength);
         _ring.EndChunk(PrefixLength);
@@ -181,7 +205,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(policy);
         if (c.Block.Positions != PositionKind.Learned) return;
-        if (policy.OriginalPositions)
+        if (policy.OriginalPositions || policy.IsEviction)
             throw new ArgumentException($"cache policy {policy}: a model with learned absolute positions ({c.PositionRows} rows) cannot keep stream positions in an endless stream; use positions inside the cache (drop @original)");
         if (capacity > c.PositionRows)
             throw new ArgumentException($"cache policy {policy}: {capacity} cache slots need {capacity} positions, but the model has {c.PositionRows} learned positions");
@@ -319,13 +343,26 @@ public sealed unsafe partial class InferenceSession : IDisposable
             Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
             Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);
             long layerBase = (long)l * ContextSize * kvDim;
-            for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
             _sinks = lw.AttnSinks;
             int view = _viewOfLayer[l];
+            if (_evict != null)
+            {
+                if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
+                    throw new InvalidOperationException($"hook_scores / hook_pattern need the full (dense) cache; this session uses {Cache}");
+                int before = _evict.Live(l, 0);
+                for (int t = 0; t < n; t++) StoreKvEvicting(l, layerBase, pos0 + t, _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+                _evictJob!.Run(_pool, l, layerBase, before, n, pos0);
+                _evictLayerBase = layerBase;
+                Evicted += _evict.Evict(l, pos0 + n - 1, _moveSlot!, _keysOf!);
+            }
+            else
+            {
+            for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
             if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
                 AttentionMaterialized(l, layerBase, view, n, checked((int)pos0));
             else
                 _attention.Run(_pool, layerBase, view, n);
+            }
             if (lw.AttnGate is { } gate) ApplyGate(gate, input, n);
             Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
             _matmul.Run(lw.Wo, att, qDim, n, ao, dim);
@@ -417,6 +454,31 @@ public sealed unsafe partial class InferenceSession : IDisposable
             v.Slice(h * hd, hd).CopyTo(_valueCache.AsSpan((int)(headBase + (long)position * hd), hd));
         }
     }
+
+    /// <summary>Eviction policies: appends one token's key and value to every KV head's own next slot.</summary>
+    private void StoreKvEvicting(int layer, long layerBase, long position, ReadOnlySpan<float> k, ReadOnlySpan<float> v)
+    {
+        int hd = _c.HeadDim;
+        for (int h = 0; h < _c.KvHeads; h++)
+        {
+            int slot = _evict!.Append(layer, h, position);
+            long headBase = layerBase + (long)h * hd * ContextSize;
+            for (int d = 0; d < hd; d++) _keyCache[headBase + (long)d * ContextSize + slot] = k[h * hd + d];
+            v.Slice(h * hd, hd).CopyTo(_valueCache.AsSpan((int)(headBase + (long)slot * hd), hd));
+        }
+    }
+
+    /// <summary>Moves a cached key (a column of the transposed keys) and value from one slot of a KV head to another.</summary>
+    private void MoveSlot(long layerBase, int kvHead, int from, int to)
+    {
+        int hd = _c.HeadDim;
+        long headBase = layerBase + (long)kvHead * hd * ContextSize;
+        for (int d = 0; d < hd; d++) _keyCache[headBase + (long)d * ContextSize + to] = _keyCache[headBase + (long)d * ContextSize + from];
+        _valueCache.AsSpan((int)(headBase + (long)from * hd), hd).CopyTo(_valueCache.AsSpan((int)(headBase + (long)to * hd), hd));
+    }
+
+    /// <summary>Tokens the eviction policies have removed (summed over layers and heads, per layer decision for tova).</summary>
+    public long Evicted { get; private set; }
 
     private static void Clamp(Span<float> s, float c)
     {
