@@ -16,6 +16,7 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     QuantizeCommand.Create(),
     CushionCommand.Create(),
     CompareCommand.Create(),
+    RecallCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
 };

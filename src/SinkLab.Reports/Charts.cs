@@ -88,6 +88,19 @@ public static class Charts
         return Png(plt);
     }
 
+    /// <summary>A cloud of (x, y) points (small markers, no lines).</summary>
+    public static byte[] Points(string title, string xLabel, string yLabel, (double X, double Y)[] points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        var plt = new Plot();
+        var s = plt.Add.ScatterPoints(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray());
+        s.MarkerSize = 2;
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(yLabel);
+        return Png(plt);
+    }
+
     /// <summary>Top |h| / median |h| per layer (log scale), with the 100× and 1000× thresholds.</summary>
     public static byte[] Massive(MassiveLayer[] layers)
     {

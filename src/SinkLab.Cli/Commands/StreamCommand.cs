@@ -84,7 +84,7 @@ internal static class StreamCommand
             StreamResult r = null!;
             Cli.WithProgress($"stream {p}", progress => r = StreamEvaluator.Run(m, ids, p, new StreamOptions
             {
-                Threads = threads, SegmentLength = segment, Prefix = prefix,
+                Threads = threads, SegmentLength = segment, Prefix = prefix, KeptSnapshots = outDir != null ? 120 : 0,
                 Progress = progress == null ? null : new SyncProgress<long>(t => progress.Report(((int)t, ids.Length))),
             }));
             results.Add(r);
@@ -105,8 +105,8 @@ internal static class StreamCommand
     /// <summary>A cache whose span exceeds the trained context asks for positions the model never saw.</summary>
     private static void CheckSpan(CachePolicy p, Model m, bool strict)
     {
-        if (p.Kind is CacheKind.Full or CacheKind.Shift || p.IsEviction) return;   // eviction policies keep stream positions, like full
-        int span = p.Kind == CacheKind.Recompute ? p.Window : p.Sinks + p.Window + 1;
+        if (p.Kind is CacheKind.Full or CacheKind.Shift) return;
+        int span = p.Kind == CacheKind.Recompute ? p.Window : p.IsEviction ? p.MaxLayerBudget(m.Config.Layers) + 1 : p.Sinks + p.Window + 1;
         if (span <= m.Config.ContextLength) return;
         string msg = $"cache policy {p}: {span} positions exceed the model's context length {m.Config.ContextLength}";
         if (strict) throw new ArgumentException(msg, "--cache");
@@ -153,6 +153,8 @@ internal static class StreamCommand
         AtomicFile.WriteAllText(csv, sb.ToString());
     }
 
+    private static string FileSafe(string policy) => new(policy.Select(ch => char.IsLetterOrDigit(ch) ? ch : '_').ToArray());
+
     private static void WriteComparison(string dir, string model, string file, List<StreamResult> results, int segment)
     {
         int step = Math.Max(1, (int)(results.Max(r => r.Tokens) / 200));
@@ -164,13 +166,17 @@ internal static class StreamCommand
             results.Select(r => (r.Policy, r.Samples.Select(s => (double)s.Tokens).ToArray(), r.Samples.Select(s => s.CacheBytes / 1024.0).ToArray())));
         string table = $"Stream of {results[0].Tokens:N0} tokens of {file} through {model}.\n\n" + Table(results);
         string resultsJson = System.Text.Json.JsonSerializer.Serialize(new { Model = model, File = file, Runs = results.Select(Json) }, ReportJson.Options);
-        AtomicFile.WriteDirectory(dir, new Dictionary<string, byte[]>
+        var files = new Dictionary<string, byte[]>
         {
             ["table.md"] = Encoding.UTF8.GetBytes(table),
             ["results.json"] = Encoding.UTF8.GetBytes(resultsJson),
             ["running_ppl.png"] = ppl,
             ["segment_ppl.png"] = seg,
             ["memory.png"] = mem,
-        });
+        };
+        foreach (StreamResult r in results.Where(r => r.Kept.Count > 0))
+            files[$"kept_{FileSafe(r.Policy)}.png"] = Charts.Points($"what {r.Policy} keeps (layer 0, KV head 0)", "tokens fed", "stream position of a kept token",
+                r.Kept.SelectMany(k => k.Positions.Select(p => ((double)k.Tokens, (double)p))).ToArray());
+        AtomicFile.WriteDirectory(dir, files);
     }
 }

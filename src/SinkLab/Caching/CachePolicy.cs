@@ -126,11 +126,9 @@ public sealed record CachePolicy(CacheKind Kind, int Sinks = 0, int Window = 0, 
             [string s, string w] => new CachePolicy(kind, Int(s, "the sink count S", 0), Int(w, "the budget W", 1)),
             _ => throw new ArgumentException($"cache policy '{text}': expected {name}:S+W (S pinned first tokens, W more), e.g. {name}:4+124"),
         };
-        if (p.IsEviction && originalPositions)
-            throw new ArgumentException($"cache policy '{text}': eviction policies always keep stream positions; drop @original");
-        if (p.IsEviction) return p;
-        if (originalPositions && p.Kind != CacheKind.Sink)
-            throw new ArgumentException($"cache policy '{text}': original positions apply to window:W and sink:S+W only");
+
+        if (originalPositions && p.Kind != CacheKind.Sink && !p.IsEviction)
+            throw new ArgumentException($"cache policy '{text}': original positions apply to window:W, sink:S+W and the eviction policies only");
         return p with { OriginalPositions = originalPositions };
     }
 
@@ -141,11 +139,11 @@ public sealed record CachePolicy(CacheKind Kind, int Sinks = 0, int Window = 0, 
         CacheKind.Sink when Sinks == 0 => $"window:{Window}" + (OriginalPositions ? "@original" : ""),
         CacheKind.Sink => $"sink:{Sinks}+{Window}" + (OriginalPositions ? "@original" : ""),
         CacheKind.Shift => $"shift:{Sinks}",
-        CacheKind.H2O => $"h2o:{Sinks}+{Heavy}+{Window}",
-        CacheKind.Tova => $"tova:{Sinks}+{Window}",
-        CacheKind.SnapKv => $"snapkv:{Sinks}+{Window}",
-        CacheKind.Pyramid => $"pyramid:{Sinks}+{Window}",
-        CacheKind.KeyDiff => $"keydiff:{Sinks}+{Window}",
+        CacheKind.H2O => $"h2o:{Sinks}+{Heavy}+{Window}" + (OriginalPositions ? "@original" : ""),
+        CacheKind.Tova => $"tova:{Sinks}+{Window}" + (OriginalPositions ? "@original" : ""),
+        CacheKind.SnapKv => $"snapkv:{Sinks}+{Window}" + (OriginalPositions ? "@original" : ""),
+        CacheKind.Pyramid => $"pyramid:{Sinks}+{Window}" + (OriginalPositions ? "@original" : ""),
+        CacheKind.KeyDiff => $"keydiff:{Sinks}+{Window}" + (OriginalPositions ? "@original" : ""),
         _ => $"recompute:{Window}",
     };
 }

@@ -74,7 +74,7 @@ public sealed class KvRing
     /// <summary>Tokens in the cache.</summary>
     public int Live => PinnedLive + RingLive;
     /// <summary>True once pinned keys are seen from a query position other than the stream position.</summary>
-    public bool Reindexed => Evicted > 0 && !_policy.OriginalPositions && !_policy.IsEviction;
+    public bool Reindexed => Evicted > 0 && !_policy.OriginalPositions;
 
     /// <summary>Evicts what the policy requires before new tokens arrive and returns how many of
     /// <paramref name="wanted"/> tokens may be processed together now (≥ 1).</summary>
@@ -120,7 +120,7 @@ public sealed class KvRing
         return (pinned, seg1, ring - seg1, QueryPosition(pinned, ring, position));
     }
 
-    private long QueryPosition(int pinned, int ring, long position) => _policy.OriginalPositions || _policy.IsEviction ? position : pinned + ring - 1;
+    private long QueryPosition(int pinned, int ring, long position) => _policy.OriginalPositions ? position : pinned + ring - 1;
 
     /// <summary>Records that <paramref name="count"/> tokens were added, then evicts what the policy drops after a step.</summary>
     public void EndChunk(int count)

@@ -23,7 +23,13 @@ public sealed record StreamOptions
     /// recompute, in front of every re-encoded window). The stream should not repeat its BOS
     /// (<see cref="Prefix.Continue"/>).</summary>
     public IReadOnlyList<int>? Prefix { get; init; }
+    /// <summary>Snapshots of which stream positions the cache holds (layer 0, KV head 0), taken this many times over
+    /// the stream (0: none).</summary>
+    public int KeptSnapshots { get; init; }
 }
+
+/// <summary>The stream positions a cache held after <paramref name="Tokens"/> tokens (layer 0, KV head 0), sorted.</summary>
+public sealed record KeptSnapshot(long Tokens, long[] Positions);
 
 /// <summary>Memory and speed at one point of the stream.</summary>
 /// <param name="Tokens">Tokens fed so far.</param>
@@ -46,6 +52,9 @@ public sealed record StreamSample(long Tokens, double Seconds, long RssBytes, lo
 public sealed record StreamResult(string Policy, double Ppl, long Tokens, double Seconds, double TokensPerSecond, long PeakRssBytes,
     double[] PplBySegment, float[] Nll, IReadOnlyList<StreamSample> Samples)
 {
+    /// <summary>What the cache held along the stream (<see cref="StreamOptions.KeptSnapshots"/>), or empty.</summary>
+    public IReadOnlyList<KeptSnapshot> Kept { get; init; } = [];
+
     /// <summary>Resident set size at the first sample at or after <paramref name="tokens"/> tokens (the last sample if none).</summary>
     public long RssAt(long tokens) => (Samples.FirstOrDefault(s => s.Tokens >= tokens) ?? Samples[^1]).RssBytes;
 
@@ -98,7 +107,8 @@ public static class StreamEvaluator
         int[] stream = tokens.ToArray();
         var nll = new float[stream.Length - 1];
         var clock = new Recorder(options);
-        long done = policy.Kind == CacheKind.Recompute ? RunRecompute(model, stream, policy.Window, nll, options, clock) : RunCache(model, stream, policy, nll, options, clock);
+        var kept = options.KeptSnapshots > 0 && policy.Kind != CacheKind.Recompute ? new List<KeptSnapshot>() : null;
+        long done = policy.Kind == CacheKind.Recompute ? RunRecompute(model, stream, policy.Window, nll, options, clock) : RunCache(model, stream, policy, nll, options, clock, kept);
         clock.Finish(done);
         double sum = 0;
         for (long i = 0; i < done - 1; i++) sum += nll[i];
@@ -113,7 +123,7 @@ public static class StreamEvaluator
         }
         float[] scored = done - 1 == nll.Length ? nll : nll[..(int)Math.Max(0, done - 1)];
         return new StreamResult(policy.ToString(), done > 1 ? Math.Exp(sum / (done - 1)) : double.NaN, done, clock.Seconds,
-            done / Math.Max(clock.Seconds, 1e-9), clock.PeakRss, bySegment, scored, clock.Samples);
+            done / Math.Max(clock.Seconds, 1e-9), clock.PeakRss, bySegment, scored, clock.Samples) with { Kept = kept ?? [] };
     }
 
     /// <summary>Whether <paramref name="policy"/> can run over a stream of <paramref name="length"/> tokens on
@@ -130,7 +140,14 @@ public static class StreamEvaluator
 
     private static int ContextFor(Model model, CachePolicy policy, int length) => policy.Kind == CacheKind.Full ? length : model.Config.ContextLength;
 
-    private static long RunCache(Model model, int[] stream, CachePolicy policy, float[] nll, StreamOptions o, Recorder clock)
+    private static KeptSnapshot Snapshot(InferenceSession session, long tokens)
+    {
+        long[] positions = session.Evicting is { } e ? e.Positions(0, 0).ToArray() : session.Ring.Contents().Select(c => c.StreamPosition).ToArray();
+        Array.Sort(positions);
+        return new KeptSnapshot(tokens, positions);
+    }
+
+    private static long RunCache(Model model, int[] stream, CachePolicy policy, float[] nll, StreamOptions o, Recorder clock, List<KeptSnapshot>? kept)
     {
         int context = ContextFor(model, policy, stream.Length);
         int k = o.Prefix?.Count ?? 0;
@@ -139,12 +156,14 @@ public static class StreamEvaluator
             Threads = o.Threads, Cache = policy, ContextSize = policy.Kind == CacheKind.Full ? context + k : context, BatchSize = 1, Prefix = o.Prefix,
         });
         long bytesPerToken = (long)model.Config.Layers * model.Config.KvDim * 2 * sizeof(float);
+        int every = o.KeptSnapshots > 0 ? Math.Max(1, stream.Length / o.KeptSnapshots) : 0;
         for (int i = 0; i < stream.Length; i++)
         {
             if (o.Cancel.IsCancellationRequested) return i;
             ReadOnlySpan<float> logits = session.Decode(stream[i]);
             if (i + 1 < stream.Length) nll[i] = (float)-Perplexity.LogSoftmaxAt(logits, stream[i + 1]);
             clock.Step(i + 1, (long)Math.Round(session.CachedTokens * bytesPerToken));
+            if (every > 0 && (i + 1) % every == 0) kept?.Add(Snapshot(session, i + 1));
         }
         return stream.Length;
     }

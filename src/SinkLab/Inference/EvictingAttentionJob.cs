@@ -11,17 +11,57 @@ public sealed unsafe partial class InferenceSession
     /// order after the <c>before</c> slots already there, so token t of the chunk sees slots [0, before + t + 1). Each
     /// query head's normalised weights are handed to the cache (the scores the policy keeps), read from the row the
     /// attention computes anyway. Parts are KV heads, so a head's records are written by one thread.
+    /// With positions inside the cache (the default; <c>@original</c> keeps stream positions) keys are stored unrotated
+    /// and every step rotates them at their rank among the head's kept tokens, and the query at its own rank: the
+    /// re-indexing StreamingLLM does, for slots that are not consecutive.
     /// </summary>
     private sealed unsafe class EvictingAttentionJob(InferenceSession s) : ParallelJob
     {
-        private float[] _scores = [];
+        private float[] _scores = [], _keys = [], _query = [];
+        private long[] _sortKeys = [];
+        private int[] _order = [], _rank = [];
         private int _ctx, _layer, _before, _n;
         private long _layerBase, _pos0;
 
         public void Allocate(int ctx)
         {
             _ctx = ctx;
-            _scores = GC.AllocateArray<float>(s._c.KvHeads * ctx, pinned: true);
+            int heads = s._c.KvHeads, hd = s._c.HeadDim;
+            _scores = GC.AllocateArray<float>(heads * ctx, pinned: true);
+            _keys = GC.AllocateArray<float>(heads * hd * ctx, pinned: true);
+            _query = GC.AllocateArray<float>(heads * hd, pinned: true);
+            _sortKeys = new long[heads * ctx];
+            _order = new int[heads * ctx];
+            _rank = new int[heads * ctx];
+        }
+
+        /// <summary>Re-indexing: each live slot's rank by stream position, and its key rotated at that rank (transposed,
+        /// stride ctx) into this head's scratch.</summary>
+        private void RotateKeysAtRanks(int kvh, float* stored, float* dst, RopeTable table)
+        {
+            var c = s._c;
+            int hd = c.HeadDim, half = c.RopeDim / 2, live = _before + _n;
+            bool neox = c.RopeStyle == Models.RopeStyle.NeoX;
+            ReadOnlySpan<long> pos = s._evict!.Positions(_layer, kvh);
+            Span<long> keys = _sortKeys.AsSpan(kvh * _ctx, live);
+            Span<int> order = _order.AsSpan(kvh * _ctx, live), rank = _rank.AsSpan(kvh * _ctx, live);
+            pos.CopyTo(keys);
+            for (int i = 0; i < live; i++) order[i] = i;
+            keys.Sort(order);
+            for (int r = 0; r < live; r++) rank[order[r]] = r;
+            for (int d = c.RopeDim; d < hd; d++) Buffer.MemoryCopy(stored + (long)d * _ctx, dst + (long)d * _ctx, live * 4L, live * 4L);
+            for (int i = 0; i < half; i++)
+            {
+                int a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+                float* ka = stored + (long)a * _ctx, kb = stored + (long)b * _ctx, da = dst + (long)a * _ctx, db = dst + (long)b * _ctx;
+                for (int j = 0; j < live; j++)
+                {
+                    int row = rank[j] * half + i;
+                    float x0 = ka[j], x1 = kb[j], co = table.Cos[row], si = table.Sin[row];
+                    da[j] = x0 * co - x1 * si;
+                    db[j] = x0 * si + x1 * co;
+                }
+            }
         }
 
         public void Run(WorkerPool pool, int layer, long layerBase, int before, int n, long pos0)
@@ -40,14 +80,28 @@ public sealed unsafe partial class InferenceSession
             bool record = s._evict!.Policy.NeedsAttentionWeights;
             Span<float> row = _scores.AsSpan(kvh * _ctx, _ctx);
             long headBase = _layerBase + (long)kvh * hd * _ctx;
-            fixed (float* kc = s._keyCache, vc = s._valueCache, qb = s._q, ob = s._att, sb = row)
+            RopeTable? ranks = s._rankRopes?[s._ropeOfLayer[_layer]];
+            fixed (float* kc = s._keyCache, vc = s._valueCache, qb = s._q, ob = s._att, sb = row, ks = _keys, qs = _query)
             {
-                float* k = kc + headBase, v = vc + headBase;
+                float* k = kc + headBase, v = vc + headBase, qRot = qs + kvh * hd;
+                if (ranks != null)
+                {
+                    RotateKeysAtRanks(kvh, k, ks + (long)kvh * hd * _ctx, ranks);
+                    k = ks + (long)kvh * hd * _ctx;
+                }
                 for (int t = 0; t < _n; t++)
                     for (int g = 0; g < group; g++)
                     {
                         int h = kvh * group + g, count = _before + t + 1;
                         float* q = qb + t * qDim + h * hd, o = ob + t * qDim + h * hd;
+                        if (ranks != null)
+                        {
+                            // the query at its rank: one less than the keys it sees
+                            new ReadOnlySpan<float>(q, hd).CopyTo(new Span<float>(qRot, hd));
+                            Ops.Rope(new Span<float>(qRot, hd), 1, hd, ranks.Cos.AsSpan((count - 1) * (c.RopeDim / 2), c.RopeDim / 2),
+                                ranks.Sin.AsSpan((count - 1) * (c.RopeDim / 2), c.RopeDim / 2), c.RopeStyle == Models.RopeStyle.NeoX);
+                            q = qRot;
+                        }
                         HeadOps.Scores(q, k, _ctx, hd, count, scale, sb);
                         if (s._shapesScores) s.ShapeScores(row[..count], h, 0);   // soft-cap only (ALiBi is refused)
                         s.Normalize(row[..count], h);

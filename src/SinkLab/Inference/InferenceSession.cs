@@ -45,6 +45,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private readonly SlotMove? _moveSlot;                                          // cached delegates: no allocation per step
     private readonly Func<int, (float[] Keys, int Offset, int Stride, int Dim)>? _keysOf;
     private long _evictLayerBase;
+    private readonly RopeTable[]? _rankRopes;   // eviction policies with positions inside the cache: cos/sin per rank
 
     /// <summary>Creates a session; <paramref name="options"/> defaults to one thread and the model's context.</summary>
     /// <exception cref="ArgumentOutOfRangeException">Threads, context or batch size below 1.</exception>
@@ -118,6 +119,13 @@ public sealed unsafe partial class InferenceSession : IDisposable
             _evictJob = new EvictingAttentionJob(this);
             _evictJob.Allocate(ContextSize);
             _moveSlot = (_, kvh, from, to) => MoveSlot(_evictLayerBase, kvh, from, to);
+            if (!ringPolicy.OriginalPositions && _ropes.Length > 0)
+            {
+                // Positions inside the cache: keys are stored unrotated and rotated at their rank among the kept tokens
+                // when read (StreamingLLM's re-indexing for scattered slots); cos/sin of every rank, once.
+                _rankRopes = _ropes.Select(r => new RopeTable(r.Config, _c.RopeDim, _w.RopeFreqFactors, ContextSize, false)).ToArray();
+                foreach (RopeTable t in _rankRopes) for (int i = 0; i < ContextSize; i++) t.Set(i, i, pinned: false);
+            }
             _keysOf = kvh => (_keyCache, checked((int)(_evictLayerBase + (long)kvh * _c.HeadDim * ContextSize)), ContextSize, _c.HeadDim);
         }
         if (prefix.Length > 0) Forward(prefix, _logits, lastOnly: true);
@@ -205,7 +213,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         ArgumentNullException.ThrowIfNull(c);
         ArgumentNullException.ThrowIfNull(policy);
         if (c.Block.Positions != PositionKind.Learned) return;
-        if (policy.OriginalPositions || policy.IsEviction)
+        if (policy.OriginalPositions)
             throw new ArgumentException($"cache policy {policy}: a model with learned absolute positions ({c.PositionRows} rows) cannot keep stream positions in an endless stream; use positions inside the cache (drop @original)");
         if (capacity > c.PositionRows)
             throw new ArgumentException($"cache policy {policy}: {capacity} cache slots need {capacity} positions, but the model has {c.PositionRows} learned positions");
@@ -338,7 +346,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
             }
             if (lw.QNorm != null) QkNorm(_q, lw.QNorm, n, _c.Heads);
             if (lw.KNorm != null) QkNorm(_k, lw.KNorm, n, _c.KvHeads);
-            if (_ropes.Length > 0) Rotate(_ropes[_ropeOfLayer[l]], n);
+            if (_ropes.Length > 0 && _rankRopes == null) Rotate(_ropes[_ropeOfLayer[l]], n);   // re-indexing eviction rotates at read time
             Fire(HookPoint.Q, l, _q, n, _c.Heads, _c.HeadDim);
             Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
             Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);

@@ -153,6 +153,7 @@ public class EvictionTests
     [InlineData("snapkv:4+80")]
     [InlineData("pyramid:4+600")]   // its top layer keeps 4 + 600/20 = 34
     [InlineData("keydiff:4+80")]
+    [InlineData("tova:4+80@original")]
     public void APolicyThatNeverEvictsComputesWhatTheFullCacheComputes(string spec)
     {
         using Model m = Model.Load(Shared.StoriesF32);
@@ -172,13 +173,16 @@ public class EvictionTests
         Assert.Equal(0, ev.Evicted);
     }
 
-    [Fact]
-    public void RecentOnlyH2OIsAWindowWithStreamPositions()
+    [Theory]
+    [InlineData("h2o:0+0+24", "window:24")]                     // positions inside the cache: keys re-rotated at their ranks
+    [InlineData("h2o:0+0+24@original", "window:24@original")]   // stream positions
+    [InlineData("h2o:4+0+20", "sink:4+20")]
+    public void RecentOnlyH2OIsStreamingLlm(string h2oSpec, string sinkSpec)
     {
         using Model m = Model.Load(Shared.StoriesF32);
         int[] stream = m.Tokenizer.Encode(File.ReadAllText(Shared.TinyStories).AsSpan(0, 3000))[..200];
-        using var h2o = new InferenceSession(m, new SessionOptions { Cache = CachePolicy.Parse("h2o:0+0+24") });
-        using var window = new InferenceSession(m, new SessionOptions { Cache = CachePolicy.Parse("window:24@original") });
+        using var h2o = new InferenceSession(m, new SessionOptions { Cache = CachePolicy.Parse(h2oSpec) });
+        using var window = new InferenceSession(m, new SessionOptions { Cache = CachePolicy.Parse(sinkSpec) });
         foreach (int id in stream)
         {
             float[] a = window.Decode(id).ToArray(), b = h2o.Decode(id).ToArray();
@@ -224,7 +228,7 @@ public class EvictionTests
             (["stream", Shared.StoriesF32, "-f", Shared.TinyStories, "--tokens", "100", "--cache", "h2o:4+62"], "h2o:S+H+R"),
             (["stream", Shared.StoriesF32, "-f", Shared.TinyStories, "--tokens", "100", "--cache", "tova:4+0"], "budget W"),
             (["stream", Shared.StoriesF32, "-f", Shared.TinyStories, "--tokens", "100", "--cache", "lru:64"], "unknown"),
-            (["stream", Shared.StoriesF32, "-f", Shared.TinyStories, "--tokens", "100", "--cache", "snapkv:4+60@original"], "@original"),
+            (["stream", Shared.StoriesF32, "-f", Shared.TinyStories, "--tokens", "100", "--cache", "shift:8@original"], "@original"),
             (["stream", mpt, "-f", Shared.TinyStories, "--tokens", "100", "--cache", "tova:4+60"], "ALiBi"),
         };
         foreach (var (args, expect) in cases)
