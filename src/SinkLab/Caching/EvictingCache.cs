@@ -20,8 +20,7 @@ public sealed class EvictingCache
     private readonly float[] _acc;      // h2o: attention accumulated since the token entered; tova: the latest query's
     private readonly float[] _votes;    // snapkv/pyramid: [head][window row][slot], the last w queries' attention
     private readonly float[] _pooled, _votesSum, _mean;
-    private readonly int[] _order;
-    private readonly long[] _sortKeys;
+    private readonly int[] _byRank, _rankOf;   // per head: slots in stream order, and each slot's rank
 
     /// <summary>Creates the bookkeeping for <paramref name="policy"/> over <paramref name="capacity"/> slots per head.</summary>
     public EvictingCache(CachePolicy policy, int layers, int kvHeads, int capacity, int headDim)
@@ -39,8 +38,8 @@ public sealed class EvictingCache
         _votes = new float[heads * Math.Max(1, _window) * capacity * (_window > 0 ? 1 : 0)];
         _pooled = new float[capacity];
         _votesSum = new float[capacity];
-        _order = new int[capacity];
-        _sortKeys = new long[capacity];
+        _byRank = new int[heads * capacity];
+        _rankOf = new int[heads * capacity];
         _mean = new float[headDim];
     }
 
@@ -61,6 +60,9 @@ public sealed class EvictingCache
     public int Live(int layer, int kvHead) => _live[layer * _kvHeads + kvHead];
     /// <summary>Stream positions of the live tokens of (layer, KV head), slot order.</summary>
     public ReadOnlySpan<long> Positions(int layer, int kvHead) => _pos.AsSpan((layer * _kvHeads + kvHead) * _cap, Live(layer, kvHead));
+    /// <summary>Each live slot's rank by stream position (0 = oldest) in (layer, KV head).</summary>
+    public ReadOnlySpan<int> Ranks(int layer, int kvHead) => _rankOf.AsSpan((layer * _kvHeads + kvHead) * _cap, Live(layer, kvHead));
+
     /// <summary>Live tokens summed over every layer and head, over the heads: the mean tokens a head holds.</summary>
     public double MeanLive => _live.Average();
 
@@ -71,6 +73,8 @@ public sealed class EvictingCache
         Array.Fill(_live, keep);
         Array.Clear(_acc);
         Array.Clear(_votes);
+        for (int h = 0; h < _live.Length; h++)
+            for (int i = 0; i < keep; i++) { _byRank[h * _cap + i] = i; _rankOf[h * _cap + i] = i; }
     }
 
     /// <summary>Appends the token at <paramref name="position"/> to (layer, KV head); returns its slot.</summary>
@@ -81,6 +85,8 @@ public sealed class EvictingCache
         if (slot >= _cap) throw new InvalidOperationException($"eviction cache overflow at layer {layer}, head {kvHead}");
         _live[h] = slot + 1;
         _pos[h * _cap + slot] = position;
+        _byRank[h * _cap + slot] = slot;   // positions arrive in order: the newest has the last rank
+        _rankOf[h * _cap + slot] = slot;
         _acc[h * _cap + slot] = 0;
         for (int r = 0; r < _window; r++) _votes[(h * _window + r) * _cap + slot] = 0;
         return slot;
@@ -170,7 +176,7 @@ public sealed class EvictingCache
                     ReadOnlySpan<float> row = _votes.AsSpan((h * _window + r) * _cap, n);
                     for (int i = 0; i < n; i++) votes[i] += row[i];
                 }
-                EvictionRules.Pool(pos, votes, pooled, _order, _sortKeys);
+                EvictionRules.Pool(_byRank.AsSpan(h * _cap, n), votes, pooled);
                 return EvictionRules.Lowest(pos, pooled, _policy.Sinks, newest - ProtectedWindow(layer) + 1);
             }
             case CacheKind.KeyDiff:
@@ -186,8 +192,17 @@ public sealed class EvictingCache
     /// <summary>Removes slot <paramref name="victim"/> of (layer, KV head): the last slot moves into its place.</summary>
     private void Remove(int layer, int kvHead, int victim, SlotMove move)
     {
-        int h = layer * _kvHeads + kvHead, last = --_live[h];
+        int h = layer * _kvHeads + kvHead, last = --_live[h], b = h * _cap;
+        // Drop the victim from the stream order, then rename the moved slot (last → victim) there.
+        for (int r = _rankOf[b + victim]; r < last; r++)
+        {
+            _byRank[b + r] = _byRank[b + r + 1];
+            _rankOf[b + _byRank[b + r]] = r;
+        }
         if (victim == last) return;
+        int moved = _rankOf[b + last];
+        _byRank[b + moved] = victim;
+        _rankOf[b + victim] = moved;
         move(layer, kvHead, last, victim);
         _pos[h * _cap + victim] = _pos[h * _cap + last];
         _acc[h * _cap + victim] = _acc[h * _cap + last];

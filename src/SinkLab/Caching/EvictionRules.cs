@@ -37,12 +37,19 @@ public static class EvictionRules
         for (int i = 0; i < n; i++) order[i] = i;
         pos.CopyTo(keys);
         keys[..n].Sort(order[..n]);   // slots in position order (positions are distinct)
-        int half = PoolKernel / 2;
+        Pool(order[..n], votes, pooled);
+    }
+
+    /// <summary><see cref="Pool(ReadOnlySpan{long}, ReadOnlySpan{float}, Span{float}, Span{int}, Span{long})"/> with the
+    /// slots already in position order (<paramref name="byPosition"/>[r] = the slot of rank r).</summary>
+    public static void Pool(ReadOnlySpan<int> byPosition, ReadOnlySpan<float> votes, Span<float> pooled)
+    {
+        int n = byPosition.Length, half = PoolKernel / 2;
         for (int r = 0; r < n; r++)
         {
             float sum = 0;
-            for (int k = Math.Max(0, r - half); k <= Math.Min(n - 1, r + half); k++) sum += votes[order[k]];
-            pooled[order[r]] = sum / PoolKernel;
+            for (int k = Math.Max(0, r - half); k <= Math.Min(n - 1, r + half); k++) sum += votes[byPosition[k]];
+            pooled[byPosition[r]] = sum / PoolKernel;
         }
     }
 

@@ -18,8 +18,7 @@ public sealed unsafe partial class InferenceSession
     private sealed unsafe class EvictingAttentionJob(InferenceSession s) : ParallelJob
     {
         private float[] _scores = [], _keys = [], _query = [];
-        private long[] _sortKeys = [];
-        private int[] _order = [], _rank = [];
+
         private int _ctx, _layer, _before, _n;
         private long _layerBase, _pos0;
 
@@ -30,9 +29,7 @@ public sealed unsafe partial class InferenceSession
             _scores = GC.AllocateArray<float>(heads * ctx, pinned: true);
             _keys = GC.AllocateArray<float>(heads * hd * ctx, pinned: true);
             _query = GC.AllocateArray<float>(heads * hd, pinned: true);
-            _sortKeys = new long[heads * ctx];
-            _order = new int[heads * ctx];
-            _rank = new int[heads * ctx];
+
         }
 
         /// <summary>Re-indexing: each live slot's rank by stream position, and its key rotated at that rank (transposed,
@@ -42,13 +39,7 @@ public sealed unsafe partial class InferenceSession
             var c = s._c;
             int hd = c.HeadDim, half = c.RopeDim / 2, live = _before + _n;
             bool neox = c.RopeStyle == Models.RopeStyle.NeoX;
-            ReadOnlySpan<long> pos = s._evict!.Positions(_layer, kvh);
-            Span<long> keys = _sortKeys.AsSpan(kvh * _ctx, live);
-            Span<int> order = _order.AsSpan(kvh * _ctx, live), rank = _rank.AsSpan(kvh * _ctx, live);
-            pos.CopyTo(keys);
-            for (int i = 0; i < live; i++) order[i] = i;
-            keys.Sort(order);
-            for (int r = 0; r < live; r++) rank[order[r]] = r;
+            ReadOnlySpan<int> rank = s._evict!.Ranks(_layer, kvh);
             for (int d = c.RopeDim; d < hd; d++) Buffer.MemoryCopy(stored + (long)d * _ctx, dst + (long)d * _ctx, live * 4L, live * 4L);
             for (int i = 0; i < half; i++)
             {

@@ -142,7 +142,12 @@ public class EvictionTests
                 }
             }
             for (int h = 0; h < kvHeads; h++)
-                Assert.Equal(refs[h].Select(x => x.Pos).OrderBy(x => x), cache.Positions(0, h).ToArray().OrderBy(x => x));
+            {
+                long[] live = cache.Positions(0, h).ToArray();
+                Assert.Equal(refs[h].Select(x => x.Pos).OrderBy(x => x), live.OrderBy(x => x));
+                int[] ranks = cache.Ranks(0, h).ToArray();   // the maintained stream order: rank = number of older live tokens
+                for (int i = 0; i < live.Length; i++) Assert.Equal(live.Count(x => x < live[i]), ranks[i]);
+            }
             for (int h = 0; h < kvHeads; h++) Assert.All(Enumerable.Range(0, (int)Math.Min(t + 1, p.Sinks)), s => Assert.Contains((long)s, cache.Positions(0, h).ToArray()));
         }
     }
