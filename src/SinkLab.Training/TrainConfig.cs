@@ -65,6 +65,10 @@ public sealed record TrainConfig
         public string Packing { get; init; } = "bos-per-doc";
         /// <summary>Characters of the corpus to use (0 = all).</summary>
         public int MaxChars { get; init; }
+        /// <summary>Share of training windows with a repeated passage (copy training, for recall tests); 0 = none.</summary>
+        public double RepeatRate { get; init; }
+        /// <summary>Length of the repeated passage in tokens.</summary>
+        public int RepeatLength { get; init; } = 16;
     }
 #pragma warning restore CS1591
 

@@ -45,7 +45,7 @@ public static class Trainer
             Vocabulary v = Vocabulary.Symbols(task.Vocab, task.Text);
             int sink = -1;
             if (packing == Packing.SinkToken) v = v.WithSinkToken(out sink);
-            return (v, TrainingData.FromTask(task, packing, v.BosId, sink), sink);
+            return (v, TrainingData.FromTask(task, packing, v.BosId, sink).WithRepeats(c.Data.RepeatRate, c.Data.RepeatLength), sink);
         }
         if (!File.Exists(c.Data.Source)) throw new ArgumentException($"data.source: corpus file '{c.Data.Source}' not found");
         Vocabulary vocab = c.Data.Tokenizer == "bytes" ? Vocabulary.Bytes()
@@ -60,7 +60,8 @@ public static class Trainer
             .Select(d => tok.Encode(d, addSpecial: false)).Where(d => d.Length > 0).ToArray();
         int sinkId = -1;
         if (packing == Packing.SinkToken) vocab = vocab.WithSinkToken(out sinkId);
-        return (vocab, TrainingData.FromDocuments(docs, packing, vocab.BosId, sinkId, vocab.Count, c.Model.Context), sinkId);
+        return (vocab, TrainingData.FromDocuments(docs, packing, vocab.BosId, sinkId, vocab.Count, c.Model.Context)
+            .WithRepeats(c.Data.RepeatRate, c.Data.RepeatLength), sinkId);
     }
 
     /// <summary>Learning rate of a step: linear warm-up to the peak, then cosine to MinLrRatio × peak.</summary>

@@ -105,4 +105,27 @@ public class DataDeterminismTests
         Assert.Equal(1673599033, SinkLab.Training.Data.TrainingData.Mix(1, 0, 17));
         Assert.Equal(1098104884, SinkLab.Training.Data.TrainingData.Mix(7, 123, 91));
     }
+
+    [Fact]
+    public void CopyTrainingWritesAPassageAgainLaterInTheWindowAndLeavesOtherRunsAlone()
+    {
+        var docs = Enumerable.Range(0, 40).Select(d => Enumerable.Range(0, 50).Select(i => 3 + (d * 50 + i) % 200).ToArray()).ToArray();
+        SinkLab.Training.Data.TrainingData Make() => SinkLab.Training.Data.TrainingData.FromDocuments(docs, SinkLab.Training.Data.Packing.BosAtWindowStart, 1, -1, 256, 64);
+        var plain = Make().Train(7, 3, 8, 64);
+        Assert.Equal(plain.Inputs, Make().WithRepeats(0, 16).Train(7, 3, 8, 64).Inputs);   // rate 0: the same data
+        var copied = Make().WithRepeats(1, 8).Train(7, 3, 8, 64);
+        for (int b = 0; b < 8; b++)
+        {
+            long[] w = copied.Inputs.AsSpan(b * 64, 64).ToArray();
+            long[] t = copied.Targets.AsSpan(b * 64, 64).ToArray();
+            long[] full = [.. w, t[^1]];
+            Assert.Equal(1, full[0]);   // BOS stays at position 0
+            bool found = false;
+            for (int src = 1; src + 8 <= full.Length && !found; src++)
+                for (int dst = src + 8; dst + 8 <= full.Length && !found; dst++)
+                    found = full.AsSpan(src, 8).SequenceEqual(full.AsSpan(dst, 8)) && !full.AsSpan(src, 8).SequenceEqual(full.AsSpan(src + 1, 8));
+            Assert.True(found, $"window {b} has no repeated 8-token passage");
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => Make().WithRepeats(1.5, 16));
+    }
 }

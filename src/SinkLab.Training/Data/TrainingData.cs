@@ -14,6 +14,23 @@ public sealed class TrainingData
     private readonly Packing _packing;
     private readonly int _bos, _sink, _vocab, _firstContent;
     private readonly SyntheticTask? _task;
+    private double _repeatRate;   // share of windows that get a repeated passage (copy training); 0 = none
+    private int _repeatLength;
+
+    /// <summary>Copy training: in a share <paramref name="rate"/> of the windows, a passage of
+    /// <paramref name="length"/> tokens is written again later in the same window (source and destination start drawn
+    /// uniformly, the copy after the source), so the model learns to continue a passage it has seen — induction at
+    /// every distance the context allows. Draws nothing from the random stream when the rate is 0, so other runs
+    /// keep their data exactly.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A rate outside [0, 1] or a length below 2.</exception>
+    public TrainingData WithRepeats(double rate, int length)
+    {
+        if (!(rate >= 0 && rate <= 1)) throw new ArgumentOutOfRangeException("data.repeat_rate", rate, "must lie in [0, 1]");
+        if (rate > 0 && length < 2) throw new ArgumentOutOfRangeException("data.repeat_length", length, "must be ≥ 2");
+        _repeatRate = rate;
+        _repeatLength = length;
+        return this;
+    }
 
     private TrainingData(int[] train, int[] trainDoc, int[] valid, int[] validDoc, Packing packing, int bos, int sink, int vocab, int firstContent, SyntheticTask? task)
     {
@@ -110,6 +127,11 @@ public sealed class TrainingData
                 case Packing.NoBos when _task != null:
                     _task.Generate(rng, window, withBos: false);
                     break;
+            }
+            if (_repeatRate > 0 && 2 * _repeatLength + 1 <= T && rng.NextDouble() < _repeatRate)
+            {
+                int L = _repeatLength, src = 1 + rng.Next(T + 1 - 2 * L), dst = src + L + rng.Next(T + 2 - src - 2 * L);
+                Array.Copy(window, src, window, dst, L);
             }
             for (int t = 0; t < T; t++)
             {

@@ -74,7 +74,7 @@ public static class RecallTest
                 () => new InferenceSession(model, new SessionOptions { Threads = 1, Cache = policy, ContextSize = policy.Kind == CacheKind.Full ? len : 0 }),
                 (trial, _, session) =>
                 {
-                    var rng = new Random(HashCode.Combine(options.Seed, d, trial));
+                    var rng = new Random(Mix(options.Seed, d, trial));
                     int passage = rng.Next(corpus.Length - L), filler = rng.Next(corpus.Length - (len + L));
                     int[] seq = Build(corpus, bos, passage, filler, L, options.LeadIn, d, withFirst: true);
                     int[] control = Build(corpus, bos, passage, filler, L, options.LeadIn, d, withFirst: false);
@@ -87,6 +87,16 @@ public static class RecallTest
             points.Add(new RecallPoint(d, hits.Sum() / n, baseHits.Sum() / n, options.Trials));
         }
         return new RecallResult(policy.ToString(), [.. points]);
+    }
+
+    /// <summary>A seed from (seed, distance, trial) by SplitMix64: the same in every process (HashCode is randomised
+    /// per process, which made two runs of the same command pick different passages).</summary>
+    internal static int Mix(int seed, int distance, int trial)
+    {
+        ulong z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)distance * 0xBF58476D1CE4E5B9UL ^ (ulong)(uint)trial * 0x94D049BB133111EBUL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
     }
 
     /// <summary>BOS, lead-in filler, the passage (or filler in its place), d filler tokens, the passage.</summary>

@@ -17,6 +17,10 @@ public class RecallTests
     }
 
     [Fact]
+    public void TrialSeedsAreTheSameInEveryProcess() =>
+        Assert.Equal(new[] { 632770474, 331700593 }, new[] { RecallTest.Mix(1, 8, 0), RecallTest.Mix(1, 400, 99) });
+
+    [Fact]
     public void RecallRunsPoliciesAndMarksWhatADenseCacheCannotHold()
     {
         var (code, stdout, err) = CliTests.Run("recall", Shared.StoriesF32, "-f", Shared.TinyStories, "--cache", "full,sink:4+28,tova:4+28",
