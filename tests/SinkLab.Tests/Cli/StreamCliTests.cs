@@ -39,7 +39,9 @@ public class StreamCliTests
                 var runs = doc.RootElement.GetProperty("runs").EnumerateArray().ToArray();
                 Assert.Equal(["window:64", "sink:4+60", "recompute:64"], runs.Select(r => r.GetProperty("policy").GetString()));
             }
-            Assert.Equal(["memory.png", "results.json", "running_ppl.png", "segment_ppl.png", "table.md"], Directory.GetFiles(dir).Select(Path.GetFileName).Order());
+            // what each cache policy keeps (recompute holds no cache to plot)
+            Assert.Equal(["kept_sink_4_60.png", "kept_window_64.png", "memory.png", "results.json", "running_ppl.png", "segment_ppl.png", "table.md"],
+                Directory.GetFiles(dir).Select(Path.GetFileName).Order());
             Assert.Contains("| sink:4+60 |", File.ReadAllText(Path.Combine(dir, "table.md")));
         }
         finally
