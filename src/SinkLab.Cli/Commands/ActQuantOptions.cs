@@ -15,7 +15,7 @@ internal sealed record ActQuantRequest(ActQuantMode Mode, int Bits, string? Cali
     public ActCalibration? Calibrate(Model model, int[]? prefix)
     {
         if (Mode != ActQuantMode.Static) return null;
-        int[][] seqs = ActQuantOptions.CalibrationSequences(model, CalibFile!, CalibSequences, CalibTokens);
+        int[][] seqs = ActQuantOptions.CalibrationSequences(model, CalibFile!, ActQuantOptions.CalibrationIds(model, CalibFile!), CalibSequences, CalibTokens);
         return ActQuantOptions.Calibrate(model, seqs, prefix);
     }
 }
@@ -58,15 +58,22 @@ internal sealed class ActQuantOptions
         return new ActQuantRequest(mode, bits, calib, seqs, tokens);
     }
 
-    /// <summary>Consecutive sequences of a calibration text (BOS first), refusing a missing or empty file.</summary>
-    public static int[][] CalibrationSequences(Model model, string file, int sequences, int tokens)
+    /// <summary>A calibration text, read and tokenized (without BOS) once, refusing a missing or empty file.</summary>
+    public static int[] CalibrationIds(Model model, string file)
     {
         if (!File.Exists(file)) throw new FileNotFoundException($"calibration file not found: {file}", file);
         string text = File.ReadAllText(file);
         if (string.IsNullOrWhiteSpace(text)) throw new ArgumentException($"{file}: the calibration file is empty", "--calib");
-        int available = model.Tokenizer.Encode(text, addSpecial: false).Length / (tokens - 1);
+        return model.Tokenizer.Encode(text, addSpecial: false);
+    }
+
+    /// <summary>Up to <paramref name="sequences"/> consecutive sequences (BOS first) of a tokenized calibration text.</summary>
+    public static int[][] CalibrationSequences(Model model, string file, int[] ids, int sequences, int tokens)
+    {
+        int available = ids.Length / (tokens - 1);
         if (available == 0) throw new ArgumentException($"{file}: too short for one calibration sequence of {tokens} tokens", "--calib");
-        return CorpusSequences.Take(model.Tokenizer, text, Math.Min(sequences, available), tokens);
+        if (model.Tokenizer.BosId < 0) throw new ArgumentException("the model's tokenizer has no BOS token", "--calib");
+        return CorpusSequences.Take(model.Tokenizer.BosId, ids, Math.Min(sequences, available), tokens);
     }
 
     /// <summary>Maxima over <paramref name="sequences"/> (each after the prefix, which takes its BOS's place).</summary>

@@ -65,12 +65,12 @@ internal static class CushionCommand
         using Model m = Cli.LoadModel(path, tokenizer);
         if (1 + s.Tokens + s.Ctx - 1 > m.Config.ContextLength)
             throw new ArgumentException($"a prefix of up to {1 + s.Tokens} tokens before chunks of {s.Ctx} needs {s.Tokens + s.Ctx} positions; the model's context is {m.Config.ContextLength}", "--tokens");
-        int[][] search = ActQuantOptions.CalibrationSequences(m, s.Calib, s.SearchSequences, s.SearchTokens);
-        int[][] calib = ActQuantOptions.CalibrationSequences(m, s.Calib, s.CalibSequences, s.CalibTokens);
-        string calibText = File.ReadAllText(s.Calib);
+        int[] calibIds = ActQuantOptions.CalibrationIds(m, s.Calib);
+        int[][] search = ActQuantOptions.CalibrationSequences(m, s.Calib, calibIds, s.SearchSequences, s.SearchTokens);
+        int[][] calib = ActQuantOptions.CalibrationSequences(m, s.Calib, calibIds, s.CalibSequences, s.CalibTokens);
         int vocab = m.Config.VocabSize;
         int? n = s.Candidates ?? (vocab <= 4096 ? null : 512);
-        int[]? candidates = n is int count ? FrequentTokens(m, calibText, count) : null;
+        int[]? candidates = n is int count ? FrequentTokens(m, calibIds, count) : null;
 
         CushionResult result = null!;
         Cli.WithProgress("prefix search", p => result = CushionSearch.Run(m, search,
@@ -80,7 +80,7 @@ internal static class CushionCommand
         Prefix.Save(outPath, new PrefixFile(result.Prefix, m.Tokenizer.Decode(result.Prefix), Path.GetFileName(path),
             [result.Baseline, .. result.Steps.Select(x => x.MaxActivation)]));
 
-        string evalText = s.Eval != null ? File.ReadAllText(s.Eval) : calibText;
+        string evalText = File.ReadAllText(s.Eval ?? s.Calib);
         var rows = new List<Row>();
         Cli.WithProgress("perplexity", p =>
         {
@@ -130,10 +130,9 @@ internal static class CushionCommand
     private static double Largest(Model m, ActCalibration cal) =>
         ActivationQuantization.Points(m.Config).SelectMany(p => Enumerable.Range(0, m.Config.Layers).Select(l => (double)cal.Max(p, l))).Max();
 
-    /// <summary>The <paramref name="count"/> most frequent token ids of <paramref name="text"/> (ties: lower id), BOS first.</summary>
-    internal static int[] FrequentTokens(Model m, string text, int count)
+    /// <summary>The <paramref name="count"/> most frequent of <paramref name="ids"/> (ties: lower id), BOS first.</summary>
+    internal static int[] FrequentTokens(Model m, int[] ids, int count)
     {
-        int[] ids = m.Tokenizer.Encode(text, addSpecial: false);
         var freq = new long[m.Config.VocabSize];
         foreach (int id in ids) freq[id]++;
         var top = Enumerable.Range(0, freq.Length).Where(i => freq[i] > 0).OrderByDescending(i => freq[i]).ThenBy(i => i).Take(count).ToList();

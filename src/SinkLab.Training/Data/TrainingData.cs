@@ -86,15 +86,9 @@ public sealed class TrainingData
     /// <summary>Held-out batch number <paramref name="index"/> (the same for every run with the same seed).</summary>
     public Batch Valid(int seed, int index, int size, int context) => Draw(new Random(Mix(seed, index, 91)), size, context, _valid, _validDoc);
 
-    /// <summary>A seed derived from (seed, index, salt) with SplitMix64: the same in every process (unlike
-    /// <see cref="HashCode"/>, which is randomised per process), so resumed runs in a new process see the same data.</summary>
-    internal static int Mix(int seed, int index, int salt)
-    {
-        ulong z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)index * 0xBF58476D1CE4E5B9UL ^ (ulong)(uint)salt * 0x94D049BB133111EBUL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
-    }
+    /// <summary>A seed derived from (seed, index, salt) (<see cref="SeedMix"/>): the same in every process, so resumed
+    /// runs in a new process see the same data.</summary>
+    internal static int Mix(int seed, int index, int salt) => SeedMix.Of(seed, index, salt);
 
     private Batch Draw(Random rng, int size, int context, int[] stream, int[] docs)
     {

@@ -80,7 +80,7 @@ public static class OutlierOriginAnalysis
             for (int i = 0; i < hidden; i++)
             {
                 double g = Dot(gate[i], x) + (lw.BiasGate?[i] ?? 0);
-                phi[i] = g == 0 ? (c.Block.Mlp == MlpKind.SwiGlu ? 0.5 : 0.5) : Act(c.Block.Mlp, g) / g;
+                phi[i] = g == 0 ? 0.5 : Act(c.Block.Mlp, g) / g;   // act(g)/g → 0.5 at g = 0 for both SiLU and GELU
             }
             form = QuadraticForm.Analyze(QuadraticForm.Matrix(down, gate, up, phi), x.Select(v => (double)v).ToArray());
             if (lw.BiasUp != null || lw.BiasGate != null || lw.BiasDown != null || lw.FfnPostNorm != null)

@@ -35,7 +35,7 @@ public sealed class EvictingCache
         _budget = Enumerable.Range(0, layers).Select(l => policy.LayerBudget(l, layers)).ToArray();
         _pos = new long[heads * capacity];
         _acc = new float[heads * capacity];
-        _votes = new float[heads * Math.Max(1, _window) * capacity * (_window > 0 ? 1 : 0)];
+        _votes = new float[heads * _window * capacity];
         _pooled = new float[capacity];
         _votesSum = new float[capacity];
         _byRank = new int[heads * capacity];

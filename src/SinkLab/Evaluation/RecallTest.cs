@@ -89,15 +89,8 @@ public static class RecallTest
         return new RecallResult(policy.ToString(), [.. points]);
     }
 
-    /// <summary>A seed from (seed, distance, trial) by SplitMix64: the same in every process (HashCode is randomised
-    /// per process, which made two runs of the same command pick different passages).</summary>
-    internal static int Mix(int seed, int distance, int trial)
-    {
-        ulong z = (ulong)(uint)seed * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)distance * 0xBF58476D1CE4E5B9UL ^ (ulong)(uint)trial * 0x94D049BB133111EBUL;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-        return (int)((z ^ (z >> 31)) & 0x7FFFFFFF);
-    }
+    /// <summary>The trial's seed: <see cref="SeedMix"/> of (seed, distance, trial), the same in every process.</summary>
+    internal static int Mix(int seed, int distance, int trial) => SeedMix.Of(seed, distance, trial);
 
     /// <summary>BOS, lead-in filler, the passage (or filler in its place), d filler tokens, the passage.</summary>
     internal static int[] Build(int[] corpus, int bos, int passage, int filler, int length, int leadIn, int distance, bool withFirst)

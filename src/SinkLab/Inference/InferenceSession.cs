@@ -365,11 +365,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
             }
             else
             {
-            for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
-            if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
-                AttentionMaterialized(l, layerBase, view, n, checked((int)pos0));
-            else
-                _attention.Run(_pool, layerBase, view, n);
+                for (int t = 0; t < n; t++) StoreKv(layerBase, _ring.SlotOf(pos0 + t), _k.AsSpan(t * kvDim, kvDim), _v.AsSpan(t * kvDim, kvDim));
+                if (_hookSets.Count > 0 && (HookActive(HookPoint.Scores, l) || HookActive(HookPoint.Pattern, l)))
+                    AttentionMaterialized(l, layerBase, view, n, checked((int)pos0));
+                else
+                    _attention.Run(_pool, layerBase, view, n);
             }
             if (lw.AttnGate is { } gate) ApplyGate(gate, input, n);
             Fire(HookPoint.Z, l, _att, n, _c.Heads, _c.HeadDim);
