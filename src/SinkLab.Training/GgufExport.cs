@@ -1,3 +1,4 @@
+using SinkLab.Evaluation;
 using SinkLab.Gguf;
 using SinkLab.Models;
 
@@ -9,8 +10,8 @@ namespace SinkLab.Training;
 public static class GgufExport
 {
     /// <summary>The GGUF writer for the model and its vocabulary (BOS set to <paramref name="bosOverride"/> when given,
-    /// as the sink-token variant does).</summary>
-    public static GgufWriter ToGguf(TinyLlama model, Vocabulary vocab, string name, int? bosOverride = null)
+    /// as the sink-token variant does), with the synthetic task's settings when it was trained on one.</summary>
+    public static GgufWriter ToGguf(TinyLlama model, Vocabulary vocab, string name, int? bosOverride = null, SyntheticTask? task = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(vocab);
@@ -32,6 +33,7 @@ public static class GgufExport
         string variant = AttentionVariantNames.Name(s.Attention);
         if (s.Attention != AttentionVariant.Softmax) w.Add(GgufKeys.AttentionVariant, GgufValue.Of(variant));
         if (s.Attention == AttentionVariant.Sigmoid) w.Add(GgufKeys.SigmoidBias, GgufValue.Of(s.SigmoidBias));
+        task?.WriteTo(w);
         w.Add(GgufKeys.TokenizerModel, GgufValue.Of("llama"));
         w.Add(GgufKeys.Tokens, GgufValue.Of(new GgufArray(GgufValueType.String, vocab.Texts)));
         w.Add(GgufKeys.Scores, GgufValue.Of(new GgufArray(GgufValueType.Float32, vocab.Scores)));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using SinkLab.Evaluation;
 using SinkLab.Models;
 using SinkLab.Training.Data;
 
@@ -69,6 +70,24 @@ public sealed record TrainConfig
         public double RepeatRate { get; init; }
         /// <summary>Length of the repeated passage in tokens.</summary>
         public int RepeatLength { get; init; } = 16;
+        /// <summary>bigram-recall: content symbols.</summary>
+        public int TaskSymbols { get; init; } = 24;
+        /// <summary>bigram-recall: memory keys.</summary>
+        public int TaskKeys { get; init; } = 4;
+        /// <summary>bigram-recall: values per key.</summary>
+        public int TaskValues { get; init; } = 8;
+        /// <summary>bigram-recall: probability of a store at a position.</summary>
+        public double StoreRate { get; init; } = 0.08;
+        /// <summary>bigram-recall: probability of a query at a position.</summary>
+        public double QueryRate { get; init; } = 0.06;
+
+        /// <summary>The synthetic task these settings describe (its bigram table drawn from <paramref name="seed"/>).</summary>
+        /// <exception cref="ArgumentException">A task setting out of range, named.</exception>
+        public SyntheticTask Task(int seed)
+        {
+            try { return new SyntheticTask(TaskSymbols, TaskKeys, TaskValues, StoreRate, QueryRate, seed); }
+            catch (ArgumentException e) { throw new ArgumentException($"data.task_*/store_rate/query_rate: {e.Message}"); }
+        }
     }
 #pragma warning restore CS1591
 
@@ -134,5 +153,6 @@ public sealed record TrainConfig
         if (WeightDecay < 0) throw new ArgumentException("weight_decay must be ≥ 0");
         if (EvalEvery < 1 || EvalBatches < 1) throw new ArgumentException("eval_every and eval_batches must be ≥ 1");
         if (Threads < 1) throw new ArgumentException("threads must be ≥ 1");
+        if (Data.Source == "bigram-recall") _ = Data.Task(Seed);
     }
 }

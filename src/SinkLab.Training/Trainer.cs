@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using SinkLab.Evaluation;
 using SinkLab.Tokenization;
 using SinkLab.Training.Data;
 using TorchSharp;
@@ -41,7 +42,7 @@ public static class Trainer
         Packing packing = c.PackingValue;
         if (c.Data.Source == "bigram-recall")
         {
-            var task = new SyntheticTask(seed: c.Seed);
+            SyntheticTask task = c.Data.Task(c.Seed);
             Vocabulary v = Vocabulary.Symbols(task.Vocab, task.Text);
             int sink = -1;
             if (packing == Packing.SinkToken) v = v.WithSinkToken(out sink);
@@ -140,7 +141,7 @@ public static class Trainer
         }
         if (double.IsNaN(evalLoss)) evalLoss = Evaluate(model, data, c, settings.Vocab);
         string gguf = Path.Combine(c.OutDir, c.Name + ".gguf");
-        GgufExport.ToGguf(model, vocab, c.Name, sinkId >= 0 ? sinkId : null).Write(gguf);
+        GgufExport.ToGguf(model, vocab, c.Name, sinkId >= 0 ? sinkId : null, c.Data.Source == "bigram-recall" ? c.Data.Task(c.Seed) : null).Write(gguf);
         return new TrainResult(c, gguf, evalLoss, records, parameters, sw.Elapsed.TotalSeconds);
     }
 

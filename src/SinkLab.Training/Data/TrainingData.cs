@@ -1,3 +1,4 @@
+using SinkLab.Evaluation;
 namespace SinkLab.Training.Data;
 
 /// <summary>One batch: inputs and targets [B, T] (row-major) and, for masked packing, visible keys [B, T, T].</summary>

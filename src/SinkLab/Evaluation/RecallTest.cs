@@ -68,25 +68,37 @@ public static class RecallTest
                 points.Add(new RecallPoint(d, double.NaN, double.NaN, 0));
                 continue;
             }
-            var hits = new int[options.Trials];
-            var baseHits = new int[options.Trials];
-            Parallel.For(0, options.Trials, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) },
-                () => new InferenceSession(model, new SessionOptions { Threads = 1, Cache = policy, ContextSize = policy.Kind == CacheKind.Full ? len : 0 }),
-                (trial, _, session) =>
-                {
-                    var rng = new Random(Mix(options.Seed, d, trial));
-                    int passage = rng.Next(corpus.Length - L), filler = rng.Next(corpus.Length - (len + L));
-                    int[] seq = Build(corpus, bos, passage, filler, L, options.LeadIn, d, withFirst: true);
-                    int[] control = Build(corpus, bos, passage, filler, L, options.LeadIn, d, withFirst: false);
-                    hits[trial] = Score(session, seq, L);
-                    baseHits[trial] = Score(session, control, L);
-                    return session;
-                },
-                session => session.Dispose());
+            var (hits, baseHits) = Trials(model, policy, len, options, (session, trial) =>
+            {
+                var rng = new Random(Mix(options.Seed, d, trial));
+                int passage = rng.Next(corpus.Length - L), filler = rng.Next(corpus.Length - (len + L));
+                int[] seq = Build(corpus, bos, passage, filler, L, options.LeadIn, d, withFirst: true);
+                int[] control = Build(corpus, bos, passage, filler, L, options.LeadIn, d, withFirst: false);
+                return (Score(session, seq, L), Score(session, control, L));
+            });
             double n = (double)options.Trials * (L - 1);
-            points.Add(new RecallPoint(d, hits.Sum() / n, baseHits.Sum() / n, options.Trials));
+            points.Add(new RecallPoint(d, hits / n, baseHits / n, options.Trials));
         }
         return new RecallResult(policy.ToString(), [.. points]);
+    }
+
+    /// <summary>Runs <see cref="RecallOptions.Trials"/> trials, <see cref="RecallOptions.Threads"/> at once, each thread
+    /// with its own single-threaded session of <paramref name="policy"/> (a dense cache sized to
+    /// <paramref name="length"/>); returns the summed (hits, baseline hits).</summary>
+    internal static (long Hits, long BaseHits) Trials(Model model, CachePolicy policy, int length, RecallOptions options,
+        Func<InferenceSession, int, (int Hits, int BaseHits)> trial)
+    {
+        var hits = new int[options.Trials];
+        var baseHits = new int[options.Trials];
+        Parallel.For(0, options.Trials, new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Threads) },
+            () => new InferenceSession(model, new SessionOptions { Threads = 1, Cache = policy, ContextSize = policy.Kind == CacheKind.Full ? length : 0 }),
+            (t, _, session) =>
+            {
+                (hits[t], baseHits[t]) = trial(session, t);
+                return session;
+            },
+            session => session.Dispose());
+        return (hits.Sum(), baseHits.Sum());
     }
 
     /// <summary>The trial's seed: <see cref="SeedMix"/> of (seed, distance, trial), the same in every process.</summary>

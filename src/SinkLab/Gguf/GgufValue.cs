@@ -37,6 +37,8 @@ public sealed class GgufValue
     public static GgufValue Of(int v) => new(GgufValueType.Int32, v);
     /// <summary>A float32 value.</summary>
     public static GgufValue Of(float v) => new(GgufValueType.Float32, v);
+    /// <summary>A float64 value.</summary>
+    public static GgufValue Of(double v) => new(GgufValueType.Float64, v);
     /// <summary>A boolean value.</summary>
     public static GgufValue Of(bool v) => new(GgufValueType.Bool, v);
     /// <summary>An array value.</summary>
