@@ -30,7 +30,7 @@ public static class KQuants
     private static float Half(ReadOnlySpan<byte> b, int at) => (float)BitConverter.UInt16BitsToHalf(BinaryPrimitives.ReadUInt16LittleEndian(b[at..]));
 
     /// <summary>ggml's <c>get_scale_min_k4</c>: the 6-bit scale and min of sub-block j from the 12 packed bytes.</summary>
-    private static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> q, int j) => j < 4
+    internal static (int Scale, int Min) ScaleMin(ReadOnlySpan<byte> q, int j) => j < 4
         ? (q[j] & 63, q[j + 4] & 63)
         : ((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4), (q[j + 4] >> 4) | ((q[j] >> 6) << 4));
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using SinkLab.Gguf;
 using SinkLab.Models;
 
@@ -31,6 +32,7 @@ internal sealed unsafe class MatMul : ParallelJob
     private readonly ActivationBlock[] _qx;   // pinned: activations quantized per 32, [token][block]
     private readonly ActivationSuperBlock[] _qk;   // pinned: activations quantized per 256 for K-quants, [token][super-block]
     private readonly WeightMatrix[] _w = new WeightMatrix[MaxGroup];
+    private readonly nint[] _packed = new nint[MaxGroup];
     private readonly nint[] _y = new nint[MaxGroup];
     private readonly int[] _yStride = new int[MaxGroup], _rowsPerPart = new int[MaxGroup], _firstPart = new int[MaxGroup + 1];
     private int _count;
@@ -72,6 +74,7 @@ internal sealed unsafe class MatMul : ParallelJob
     {
         if (_count > 0 && w.Cols != _w[0].Cols) throw new ArgumentException($"{w.Name} has {w.Cols} columns, {_w[0].Name} {_w[0].Cols}: not the same input");
         _w[_count] = w;
+        _packed[_count] = (nint)w.Packed;   // made here, on the calling thread, before any worker reads it
         _y[_count] = (nint)y;
         _yStride[_count] = yStride;
         _count++;
@@ -101,6 +104,7 @@ internal sealed unsafe class MatMul : ParallelJob
         {
             int rows = _w[i].Rows, parts = parallel ? Math.Min(rows, _pool.Threads * PartsPerThread) : 1;
             _rowsPerPart[i] = (rows + parts - 1) / parts;
+            if (_packed[i] != 0) _rowsPerPart[i] = (_rowsPerPart[i] + Q4KGroups.Rows - 1) / Q4KGroups.Rows * Q4KGroups.Rows;   // whole groups
             _firstPart[i + 1] = _firstPart[i] + (rows + _rowsPerPart[i] - 1) / _rowsPerPart[i];
         }
         if (parallel) _pool.Run(this, _firstPart[_count]);
@@ -122,7 +126,10 @@ internal sealed unsafe class MatMul : ParallelJob
             case GgmlType.BF16: RowsBf16(w, r0, r1, y, yStride); break;
             case var t when QuantDot.UsesSuperBlocks(t):
                 fixed (ActivationSuperBlock* qk = _qk)
-                    RowsQuantized(w, r0, r1, y, yStride, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
+                {
+                    if (_packed[i] != 0) r0 = RowsPacked((byte*)_packed[i], w, r0, r1, y, yStride, qk);
+                    if (r0 < r1) RowsQuantized(w, r0, r1, y, yStride, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
+                }
                 break;
             default:
                 fixed (ActivationBlock* qx = _qx)
@@ -162,6 +169,37 @@ internal sealed unsafe class MatMul : ParallelJob
             for (int t = 0; t < _n; t++)
                 y[(long)t * yStride + r] = DotKernels.DotBf16(row, new ReadOnlySpan<float>(_x + (long)t * _xStride, w.Cols));
         }
+    }
+
+    /// <summary>The whole groups of eight rows in [r0, r1) through the repacked kernels (<see cref="Q4KGroups"/>,
+    /// <see cref="Q6KGroups"/>): four
+    /// tokens at a time, the rest one by one. Returns the first row not done (r1 unless the matrix ends in a part
+    /// group, whose rows the row kernels take).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private int RowsPacked(byte* packed, WeightMatrix w, int r0, int r1, float* y, int yStride, ActivationSuperBlock* acts)
+    {
+        int superBlocks = w.Cols / 256, g0 = r0 / Q4KGroups.Rows, g1 = r1 / Q4KGroups.Rows;
+        bool q6 = w.Type == GgmlType.Q6_K;
+        int blockBytes = q6 ? Q6KGroups.BlockBytes : Q4KGroups.BlockBytes;
+        delegate*<byte*, ActivationSuperBlock*, int, int, float*, void> tile = q6 ? &Q6KGroups.Tile4 : &Q4KGroups.Tile4;
+        delegate*<byte*, ActivationSuperBlock*, int, float*, void> one = q6 ? &Q6KGroups.Dot1 : &Q4KGroups.Dot1;
+        float* out32 = stackalloc float[Q4KGroups.Rows * QuantTile.Tokens];
+        for (int t0 = 0; t0 < _n; t0 += TokenChunk)
+        {
+            int t1 = Math.Min(_n, t0 + TokenChunk);
+            for (int g = g0; g < g1; g++)
+            {
+                byte* group = packed + (long)g * superBlocks * blockBytes;
+                int r = g * Q4KGroups.Rows, t = t0;
+                for (; t + QuantTile.Tokens <= t1; t += QuantTile.Tokens)
+                {
+                    tile(group, acts + t * superBlocks, superBlocks, superBlocks, out32);
+                    for (int k = 0; k < QuantTile.Tokens; k++) Vector256.Store(Vector256.Load(out32 + k * Q4KGroups.Rows), y + (long)(t + k) * yStride + r);
+                }
+                for (; t < t1; t++) one(group, acts + t * superBlocks, superBlocks, y + (long)t * yStride + r);
+            }
+        }
+        return Math.Max(r0, g1 * Q4KGroups.Rows);
     }
 
     /// <summary>Rows of a quantized matrix against the activations quantized as its kernel takes them (32-element

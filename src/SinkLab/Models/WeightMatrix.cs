@@ -32,6 +32,39 @@ public sealed unsafe class WeightMatrix
     public long ByteSize => (long)RowBytes * Rows;
     internal byte* Data { get; }
 
+    private volatile byte[]? _packed;
+
+    /// <summary>Rows in groups of <see cref="Kernels.Q4KGroups.Rows"/> repacked for the product kernels
+    /// (<see cref="Kernels.Q4KGroups"/>, <see cref="Kernels.Q6KGroups"/>: Q4_K and Q6_K), made on first use and shared
+    /// by every session of the model; null where this matrix is not repacked (another type, fewer than eight rows, no
+    /// AVX2, or repacking switched off). Rows past the last whole group stay in <see cref="Data"/> only.</summary>
+    internal byte* Packed
+    {
+        get
+        {
+            if (Type is not (GgmlType.Q4_K or GgmlType.Q6_K) || Rows < Kernels.Q4KGroups.Rows || !Kernels.Q4KGroups.Enabled) return null;
+            byte[] packed = _packed ?? PackOnce();
+            return (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(packed));
+        }
+    }
+
+    private byte[] PackOnce()
+    {
+        lock (this)
+        {
+            if (_packed != null) return _packed;
+            int groups = Rows / Kernels.Q4KGroups.Rows, superBlocks = Cols / 256;
+            bool q4 = Type == GgmlType.Q4_K;
+            byte[] a = GC.AllocateUninitializedArray<byte>(checked(groups * superBlocks * (q4 ? Kernels.Q4KGroups.BlockBytes : Kernels.Q6KGroups.BlockBytes)), pinned: true);
+            fixed (byte* dst = a)
+            {
+                if (q4) Kernels.Q4KGroups.Pack(Data, RowBytes, groups, superBlocks, dst);
+                else Kernels.Q6KGroups.Pack(Data, RowBytes, groups, superBlocks, dst);
+            }
+            return _packed = a;
+        }
+    }
+
     /// <summary>The encoded bytes of row <paramref name="r"/>.</summary>
     public ReadOnlySpan<byte> Row(int r) => new(Data + (long)r * RowBytes, RowBytes);
 

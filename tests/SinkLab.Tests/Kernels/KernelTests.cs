@@ -109,6 +109,42 @@ public unsafe class KernelTests
     }
 
     [Theory]
+    [InlineData(8, 0)]
+    [InlineData(8, 1)]
+    [InlineData(8, 37)]
+    [InlineData(16, 40)]
+    [InlineData(64, 129)]
+    [InlineData(6, 19)]
+    public void FourQueryHeadOpsMatchScalar(int hd, int count)
+    {
+        // Four queries / weight rows at strides (as the attention job lays them out) against the scalar references.
+        int ctx = count + 5, qStride = hd + 3, oStride = hd + 2;
+        float[] q = Random(4 * qStride, 22), keysT = Random(hd * ctx, 23), values = Random(hd * ctx, 24), w = Random(4 * ctx, 25);
+        float[] s4 = new float[4 * ctx], s1 = new float[count], o4 = Random(4 * oStride, 26), o1 = new float[hd];
+        float[] before = (float[])o4.Clone();
+        int[] counts = [count, Math.Min(count + 1, ctx), Math.Min(count + 2, ctx), Math.Min(count + 5, ctx)];   // prefill: one more key per token
+        fixed (float* pq = q, pk = keysT, pv = values, pw = w, ps4 = s4, ps1 = s1, po4 = o4, po1 = o1)
+        fixed (int* pc = counts)
+        {
+            HeadOps.Scores4(pq, qStride, pk, ctx, hd, count, 0.3f, ps4, ctx);
+            HeadOps.WeightedSum4(pw, ctx, pv, hd, pc, po4, oStride, accumulate: true);
+            for (int i = 0; i < 4; i++)
+            {
+                HeadOps.ScoresScalar(pq + i * qStride, pk, ctx, hd, count, 0.3f, ps1);
+                for (int p = 0; p < count; p++) Assert.Equal(s1[p], s4[i * ctx + p], 1e-4f);
+                HeadOps.Scores(pq + i * qStride, pk, ctx, hd, count, 0.3f, ps1);
+                for (int p = 0; p < count; p++) Assert.Equal(s1[p], s4[i * ctx + p]);   // bit for bit: tiles must not change results
+                HeadOps.WeightedSumScalar(pw + i * ctx, pv, hd, counts[i], po1);
+                for (int d = 0; d < hd; d++) Assert.Equal(before[i * oStride + d] + o1[d], o4[i * oStride + d], 1e-3f);
+                Array.Copy(before, i * oStride, o1, 0, hd);
+                fixed (float* again = o1) HeadOps.WeightedSum(pw + i * ctx, pv, hd, counts[i], again, accumulate: true);
+                for (int d = 0; d < hd; d++) Assert.Equal(o1[d], o4[i * oStride + d]);
+                for (int d = hd; d < oStride; d++) Assert.Equal(before[i * oStride + d], o4[i * oStride + d]);   // untouched
+            }
+        }
+    }
+
+    [Theory]
     [InlineData(1, 64)]
     [InlineData(3, 64)]
     [InlineData(4, 100)]

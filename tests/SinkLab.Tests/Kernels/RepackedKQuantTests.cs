@@ -1,0 +1,155 @@
+using SinkLab.Gguf;
+using SinkLab.Kernels;
+using SinkLab.Models;
+
+namespace SinkLab.Tests.Kernels;
+
+/// <summary>Q4_K and Q6_K repacked in groups of eight rows (<see cref="Q4KGroups"/>, <see cref="Q6KGroups"/>) against
+/// the scalar reference, through the
+/// product the engine runs (<see cref="MatMul"/>) and through the kernels alone. In the Kernels category, so .ci/run
+/// repeats it with AVX-VNNI (the <c>vpmaddubsw</c> form runs) and AVX2 (no repacking: the row kernels run) off.</summary>
+[Trait("Category", "Kernels")]
+public class RepackedKQuantTests
+{
+    /// <summary>y[t, r] by the scalar reference (ggml's dot of the type against Q8_K activations).</summary>
+    private static float[] Reference(GgmlType type, byte[] w, int rows, int cols, float[] x, int tokens)
+    {
+        int rowBytes = RowBytes(type, cols);
+        var y = new float[tokens * rows];
+        for (int t = 0; t < tokens; t++)
+            for (int r = 0; r < rows; r++)
+                y[t * rows + r] = QuantDot.DotScalar(type, w.AsSpan(r * rowBytes, rowBytes), x.AsSpan(t * cols, cols));
+        return y;
+    }
+
+    private static int RowBytes(GgmlType type, int cols) => cols / 256 * (type == GgmlType.Q4_K ? KQuants.Q4KBytes : KQuants.Q6KBytes);
+
+    /// <summary>Equal up to float summation order: within 2e-5·√cols of the product's scale (its largest |y|), since a
+    /// small result can be the difference of large sums.</summary>
+    private static void AssertClose(float[] want, float[] got, int cols, string what)
+    {
+        double scale = Math.Max(1, want.Select(Math.Abs).DefaultIfEmpty(0).Max());
+        for (int i = 0; i < want.Length; i++)
+            Assert.True(Math.Abs(want[i] - got[i]) <= 2e-5 * Math.Max(1, Math.Sqrt(cols)) * scale, $"{what} [{i}]: {got[i]} vs {want[i]}");
+    }
+
+    public static TheoryData<GgmlType, int, int, int, int> Shapes()
+    {
+        var data = new TheoryData<GgmlType, int, int, int, int>();
+        foreach (GgmlType type in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
+        {
+            data.Add(type, 8, 256, 1, 1);
+            data.Add(type, 8, 256, 4, 1);
+            data.Add(type, 13, 768, 5, 1);     // a part group (rows 8-12 through the row kernels), a tile and one token
+            data.Add(type, 24, 768, 17, 1);    // more tokens than one chunk of 16
+            data.Add(type, 40, 512, 9, 2);     // parts of whole groups on two threads
+            data.Add(type, 3, 256, 4, 1);      // fewer rows than a group: not repacked
+        }
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public unsafe void TheProductEqualsTheScalarReference(GgmlType type, int rows, int cols, int tokens, int threads)
+    {
+        float[] wf = QuantDotTests.Random(rows * cols, rows + cols), x = QuantDotTests.Random(tokens * cols, tokens);
+        byte[] w = Quantizer.Quantize(type, wf);
+        float[] want = Reference(type, w, rows, cols, x, tokens), got = new float[tokens * rows];
+        using var pool = new WorkerPool(threads);
+        var mm = new MatMul(pool, tokens, cols);
+        fixed (byte* pw = w)
+        fixed (float* px = x, py = got)
+        {
+            var m = new WeightMatrix("w", type, rows, cols, pw);
+            Assert.Equal(Q4KGroups.Enabled && rows >= 8, m.Packed != null);
+            mm.Run(m, px, cols, tokens, py, rows);
+        }
+        AssertClose(want, got, cols, $"{type} {rows}×{cols}, {tokens} tokens, {threads} threads");
+    }
+
+    [Theory]
+    [InlineData(GgmlType.Q4_K, 0)]
+    [InlineData(GgmlType.Q4_K, 1)]
+    [InlineData(GgmlType.Q4_K, 3)]
+    [InlineData(GgmlType.Q6_K, 0)]
+    [InlineData(GgmlType.Q6_K, 1)]
+    [InlineData(GgmlType.Q6_K, 3)]
+    public unsafe void KernelsEqualTheScalarReferenceOnEveryLength(GgmlType type, int superBlocks)
+    {
+        if (!Q4KGroups.Supported) return;   // no AVX2: the engine never calls them
+        int cols = superBlocks * 256;
+        float[] wf = QuantDotTests.Random(8 * cols, 5 + superBlocks), x = QuantDotTests.Random(4 * cols, 9 + superBlocks);
+        byte[] w = Quantizer.Quantize(type, wf);
+        AssertKernels(type, w, cols, x);
+    }
+
+    [Fact]
+    public void Q6KNegativeAndExtremeScalesMatchTheScalarReference()
+    {
+        if (!Q4KGroups.Supported) return;
+        // ggml's Q6_K quantizer writes negative scales (ours never does): flip some, set some to −128, and push the
+        // quants to 0 and 63 (all ql and qh bits clear or set) in alternate blocks.
+        int cols = 512;
+        float[] wf = QuantDotTests.Random(8 * cols, 77);
+        byte[] w = Quantizer.Quantize(GgmlType.Q6_K, wf);
+        for (int b = 0; b < 16; b++)
+        {
+            Span<byte> blk = w.AsSpan(b * KQuants.Q6KBytes, KQuants.Q6KBytes);
+            blk[192 + b % 16] = 0x80;
+            blk[192 + (b + 5) % 16] = unchecked((byte)(sbyte)-(sbyte)blk[192 + (b + 5) % 16]);
+            if (b % 2 == 0) blk[..192].Fill(b % 4 == 0 ? (byte)0xFF : (byte)0);
+        }
+        AssertKernels(GgmlType.Q6_K, w, cols, QuantDotTests.Random(4 * cols, 78));
+        AssertKernels(GgmlType.Q6_K, w, cols, Enumerable.Repeat(1f, 4 * cols).ToArray());
+    }
+
+    [Fact]
+    public void LargestQuantsScalesAndMinsMatchTheScalarReference()
+    {
+        if (!Q4KGroups.Supported) return;
+        // Every quant, scale and min at its maximum (15, 63, 63) against activations of ±127 (and all +127: the
+        // largest per-sub-block sums the mins' int16 pairs must hold).
+        int cols = 512;
+        byte[] w = new byte[8 * 2 * KQuants.Q4KBytes];
+        for (int b = 0; b < 16; b++)
+        {
+            Span<byte> blk = w.AsSpan(b * KQuants.Q4KBytes, KQuants.Q4KBytes);
+            blk.Fill(0xFF);
+            BitConverter.TryWriteBytes(blk, (Half)(0.001f * (1 + b % 3)));
+            BitConverter.TryWriteBytes(blk[2..], (Half)0.0005f);
+        }
+        AssertKernels(GgmlType.Q4_K, w, cols, Enumerable.Range(0, 4 * cols).Select(i => i % 3 == 0 ? -1f : 1f).ToArray());
+        AssertKernels(GgmlType.Q4_K, w, cols, Enumerable.Repeat(1f, 4 * cols).ToArray());
+    }
+
+    /// <summary>Packs eight rows and checks the type's four-token and one-token kernels against the scalar reference.</summary>
+    private static unsafe void AssertKernels(GgmlType type, byte[] w, int cols, float[] x)
+    {
+        int superBlocks = cols / 256;
+        bool q6 = type == GgmlType.Q6_K;
+        float[] want = Reference(type, w, 8, cols, x, 4);
+        var packed = new byte[Math.Max(1, superBlocks * (q6 ? Q6KGroups.BlockBytes : Q4KGroups.BlockBytes))];
+        ActivationSuperBlock[] acts = Enumerable.Range(0, 4).SelectMany(t => QuantDot.SuperBlocks(x.AsSpan(t * cols, cols).ToArray())).ToArray();
+        var tile = new float[32];
+        var one = new float[32];
+        fixed (byte* pw = w, pp = packed)
+        fixed (ActivationSuperBlock* pa = acts)
+        fixed (float* pt = tile, po = one)
+        {
+            if (q6)
+            {
+                Q6KGroups.Pack(pw, RowBytes(type, cols), 1, superBlocks, pp);
+                Q6KGroups.Tile4(pp, pa, superBlocks, superBlocks, pt);
+                for (int t = 0; t < 4; t++) Q6KGroups.Dot1(pp, pa + t * superBlocks, superBlocks, po + 8 * t);
+            }
+            else
+            {
+                Q4KGroups.Pack(pw, RowBytes(type, cols), 1, superBlocks, pp);
+                Q4KGroups.Tile4(pp, pa, superBlocks, superBlocks, pt);
+                for (int t = 0; t < 4; t++) Q4KGroups.Dot1(pp, pa + t * superBlocks, superBlocks, po + 8 * t);
+            }
+        }
+        AssertClose(want, tile, cols, $"{type} Tile4, {superBlocks} super-blocks");
+        AssertClose(want, one, cols, $"{type} Dot1, {superBlocks} super-blocks");
+    }
+}
