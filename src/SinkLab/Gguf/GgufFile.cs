@@ -80,6 +80,10 @@ public sealed unsafe class GgufFile : IDisposable
         return new GgufFile(label, (byte*)pin.AddrOfPinnedObject(), bytes.Length, null, null, pin);
     }
 
+    /// <summary>Whether the tensors are a read-only mapping of a file (<see cref="Open"/>), so pages of it a process no
+    /// longer needs can be given back and re-read on demand.</summary>
+    internal bool IsFileMapped => _map != null;
+
     /// <summary>Path of the file (or the label given to <see cref="Parse(byte[], string)"/>).</summary>
     public string FilePath { get; }
     /// <summary>Size of the file in bytes.</summary>

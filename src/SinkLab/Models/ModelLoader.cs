@@ -207,7 +207,7 @@ internal static unsafe class ModelLoader
         if (Array.IndexOf(MatrixTypes, t.Type) < 0)
             throw new ModelNotSupportedException(t.Type.ToString(),
                 $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot run; supported: {string.Join(", ", MatrixTypes)}");
-        return new WeightMatrix(name, t.Type, rows, cols, f.TensorPointer(t));
+        return new WeightMatrix(name, t.Type, rows, cols, f.TensorPointer(t), f.IsFileMapped);
     }
 
     /// <summary>A norm's gain (required) and its bias (when <paramref name="bias"/> names one the file has).</summary>

@@ -8,8 +8,11 @@ namespace SinkLab.Models;
 /// </summary>
 public sealed unsafe class WeightMatrix
 {
-    internal WeightMatrix(string name, GgmlType type, int rows, int cols, byte* data)
+    private readonly bool _fileMapped;
+
+    internal WeightMatrix(string name, GgmlType type, int rows, int cols, byte* data, bool fileMapped = false)
     {
+        _fileMapped = fileMapped;
         Name = name;
         Type = type;
         Rows = rows;
@@ -37,7 +40,9 @@ public sealed unsafe class WeightMatrix
     /// <summary>Rows in groups of <see cref="Kernels.Q4KGroups.Rows"/> repacked for the product kernels
     /// (<see cref="Kernels.Q4KGroups"/>, <see cref="Kernels.Q6KGroups"/>: Q4_K and Q6_K), made on first use and shared
     /// by every session of the model; null where this matrix is not repacked (another type, fewer than eight rows, no
-    /// AVX2, or repacking switched off). Rows past the last whole group stay in <see cref="Data"/> only.</summary>
+    /// AVX2, or repacking switched off). Rows past the last whole group stay in <see cref="Data"/> only. Where the
+    /// matrix is a mapping of the model file, the packed rows' pages are given back to the OS once copied (on Linux),
+    /// so the process does not hold the weights twice; <see cref="Row"/> reads them from the file again if asked.</summary>
     internal byte* Packed
     {
         get
@@ -61,6 +66,7 @@ public sealed unsafe class WeightMatrix
                 if (q4) Kernels.Q4KGroups.Pack(Data, RowBytes, groups, superBlocks, dst);
                 else Kernels.Q6KGroups.Pack(Data, RowBytes, groups, superBlocks, dst);
             }
+            if (_fileMapped) PageRelease.Release(Data, (long)groups * Kernels.Q4KGroups.Rows * RowBytes);
             return _packed = a;
         }
     }
@@ -76,7 +82,7 @@ public sealed unsafe class WeightMatrix
     internal WeightMatrix Slice(int first, int rows, string part)
     {
         if (first < 0 || rows < 1 || first + rows > Rows) throw new ArgumentOutOfRangeException(nameof(rows), $"{Name}: rows {first}..{first + rows} of {Rows}");
-        return new WeightMatrix($"{Name}[{part}]", Type, rows, Cols, Data + (long)first * RowBytes);
+        return new WeightMatrix($"{Name}[{part}]", Type, rows, Cols, Data + (long)first * RowBytes, _fileMapped);
     }
 }
 

@@ -122,6 +122,36 @@ public class RepackedKQuantTests
         AssertKernels(GgmlType.Q4_K, w, cols, Enumerable.Repeat(1f, 4 * cols).ToArray());
     }
 
+    [Fact]
+    public unsafe void RowsOfAFileStayReadableAfterTheirPagesAreGivenBack()
+    {
+        // Packing a mapped file's matrix releases the packed rows' pages (madvise on Linux); reading a row afterwards must
+        // fault it back in from the file, unchanged, and the product must still be right.
+        int rows = 64, cols = 1024;
+        byte[] w = Quantizer.Quantize(GgmlType.Q4_K, QuantDotTests.Random(rows * cols, 3));
+        string path = Path.Combine(Path.GetTempPath(), $"sinklab-release-{Environment.ProcessId}-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            var writer = new GgufWriter();
+            writer.Add(GgufKeys.Architecture, GgufValue.Of("llama"));
+            writer.AddTensor("w", GgmlType.Q4_K, [cols, rows], w);
+            writer.Write(path);
+            using GgufFile f = GgufFile.Open(path);
+            Assert.True(f.TryGetTensor("w", out GgufTensorInfo info));
+            var m = new WeightMatrix("w", GgmlType.Q4_K, rows, cols, f.TensorPointer(info), fileMapped: true);
+            byte[] before = m.Row(37).ToArray();
+            if (Q4KGroups.Enabled) Assert.True(m.Packed != null);
+            Assert.Equal(before, m.Row(37).ToArray());
+            Assert.Equal(w.AsSpan(37 * m.RowBytes, m.RowBytes).ToArray(), m.Row(37).ToArray());
+            float[] x = QuantDotTests.Random(cols, 4), got = new float[rows];
+            using var pool = new WorkerPool(1);
+            var mm = new MatMul(pool, 1, cols);
+            fixed (float* px = x, py = got) mm.Run(m, px, cols, 1, py, rows);
+            AssertClose(Reference(GgmlType.Q4_K, w, rows, cols, x, 1), got, cols, "mapped file after release");
+        }
+        finally { File.Delete(path); }
+    }
+
     /// <summary>Packs eight rows and checks the type's four-token and one-token kernels against the scalar reference.</summary>
     private static unsafe void AssertKernels(GgmlType type, byte[] w, int cols, float[] x)
     {
