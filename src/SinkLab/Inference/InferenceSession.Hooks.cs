@@ -90,9 +90,9 @@ public sealed unsafe partial class InferenceSession
                 {
                     KeyRange r = _ranges[view * _batch + t];   // dense cache: no pinned slots, slot = position
                     Span<float> row = buf.Slice((h * n + t) * keys, keys);
-                    long headBase = layerBase + (long)(h / group) * hd * ContextSize;
+                    long headBase = layerBase + (long)(h / group) * hd * _kvStride;
                     int seen = r.Ring - r.RingSkip;
-                    HeadOps.Scores(qb + t * qDim + h * hd, kc + headBase + r.RingSkip, ContextSize, hd, seen, scale, pb + ((long)h * n + t) * keys + r.RingSkip);
+                    HeadOps.Scores(qb + t * qDim + h * hd, kc + headBase + r.RingSkip, _kvStride, hd, seen, scale, pb + ((long)h * n + t) * keys + r.RingSkip);
                     if (_shapesScores) ShapeScores(row.Slice(r.RingSkip, seen), h, r.Ring - 1 - r.RingSkip);
                     row[..r.RingSkip].Fill(float.NegativeInfinity);
                     row[r.Ring..].Fill(float.NegativeInfinity);
@@ -110,7 +110,7 @@ public sealed unsafe partial class InferenceSession
             for (int h = 0; h < heads; h++)
                 for (int t = 0; t < n; t++)
                 {
-                    long headBase = layerBase + (long)(h / group) * hd * ContextSize;
+                    long headBase = layerBase + (long)(h / group) * hd * _kvStride;
                     HeadOps.WeightedSum(pb + ((long)h * n + t) * keys, vc + headBase, hd, pos0 + t + 1, ob + t * qDim + h * hd);
                 }
         }

@@ -19,13 +19,13 @@ internal static unsafe class HeadOps
         for (; p <= count - w; p += w)
         {
             Vector<float> acc = default;
-            for (int d = 0; d < hd; d++) acc += new Vector<float>(q[d]) * Vector.Load(keysT + (long)d * ctx + p);
+            for (int d = 0; d < hd; d++) acc = Vector.FusedMultiplyAdd(new Vector<float>(q[d]), Vector.Load(keysT + (long)d * ctx + p), acc);
             Vector.Store(acc * scale, scores + p);
         }
         for (; p < count; p++)
         {
             float s = 0;
-            for (int d = 0; d < hd; d++) s += q[d] * keysT[(long)d * ctx + p];
+            for (int d = 0; d < hd; d++) s = MathF.FusedMultiplyAdd(q[d], keysT[(long)d * ctx + p], s);
             scores[p] = s * scale;
         }
     }
@@ -64,10 +64,10 @@ internal static unsafe class HeadOps
             {
                 float* k = keysT + (long)d * ctx + p;
                 Vector<float> k0 = Vector.Load(k), k1 = Vector.Load(k + w);
-                var x0 = new Vector<float>(q[d]); a0 += x0 * k0; b0 += x0 * k1;
-                var x1 = new Vector<float>(q1[d]); a1 += x1 * k0; b1 += x1 * k1;
-                var x2 = new Vector<float>(q2[d]); a2 += x2 * k0; b2 += x2 * k1;
-                var x3 = new Vector<float>(q3[d]); a3 += x3 * k0; b3 += x3 * k1;
+                var x0 = new Vector<float>(q[d]); a0 = Vector.FusedMultiplyAdd(x0, k0, a0); b0 = Vector.FusedMultiplyAdd(x0, k1, b0);
+                var x1 = new Vector<float>(q1[d]); a1 = Vector.FusedMultiplyAdd(x1, k0, a1); b1 = Vector.FusedMultiplyAdd(x1, k1, b1);
+                var x2 = new Vector<float>(q2[d]); a2 = Vector.FusedMultiplyAdd(x2, k0, a2); b2 = Vector.FusedMultiplyAdd(x2, k1, b2);
+                var x3 = new Vector<float>(q3[d]); a3 = Vector.FusedMultiplyAdd(x3, k0, a3); b3 = Vector.FusedMultiplyAdd(x3, k1, b3);
             }
             Vector.Store(a0 * scale, scores + p); Vector.Store(b0 * scale, scores + p + w);
             Vector.Store(a1 * scale, s1 + p); Vector.Store(b1 * scale, s1 + p + w);
@@ -109,14 +109,14 @@ internal static unsafe class HeadOps
             {
                 Vector<float> v0 = Vector.Load(v + (long)p * hd), v1 = Vector.Load(v + (long)(p + 1) * hd),
                     v2 = Vector.Load(v + (long)(p + 2) * hd), v3 = Vector.Load(v + (long)(p + 3) * hd);
-                a0 += new Vector<float>(weights[p]) * v0; a1 += new Vector<float>(weights[p + 1]) * v1;
-                a2 += new Vector<float>(weights[p + 2]) * v2; a3 += new Vector<float>(weights[p + 3]) * v3;
-                b0 += new Vector<float>(w1[p]) * v0; b1 += new Vector<float>(w1[p + 1]) * v1;
-                b2 += new Vector<float>(w1[p + 2]) * v2; b3 += new Vector<float>(w1[p + 3]) * v3;
-                c0 += new Vector<float>(w2[p]) * v0; c1 += new Vector<float>(w2[p + 1]) * v1;
-                c2 += new Vector<float>(w2[p + 2]) * v2; c3 += new Vector<float>(w2[p + 3]) * v3;
-                e0 += new Vector<float>(w3[p]) * v0; e1 += new Vector<float>(w3[p + 1]) * v1;
-                e2 += new Vector<float>(w3[p + 2]) * v2; e3 += new Vector<float>(w3[p + 3]) * v3;
+                a0 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p]), v0, a0); a1 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p + 1]), v1, a1);
+                a2 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p + 2]), v2, a2); a3 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p + 3]), v3, a3);
+                b0 = Vector.FusedMultiplyAdd(new Vector<float>(w1[p]), v0, b0); b1 = Vector.FusedMultiplyAdd(new Vector<float>(w1[p + 1]), v1, b1);
+                b2 = Vector.FusedMultiplyAdd(new Vector<float>(w1[p + 2]), v2, b2); b3 = Vector.FusedMultiplyAdd(new Vector<float>(w1[p + 3]), v3, b3);
+                c0 = Vector.FusedMultiplyAdd(new Vector<float>(w2[p]), v0, c0); c1 = Vector.FusedMultiplyAdd(new Vector<float>(w2[p + 1]), v1, c1);
+                c2 = Vector.FusedMultiplyAdd(new Vector<float>(w2[p + 2]), v2, c2); c3 = Vector.FusedMultiplyAdd(new Vector<float>(w2[p + 3]), v3, c3);
+                e0 = Vector.FusedMultiplyAdd(new Vector<float>(w3[p]), v0, e0); e1 = Vector.FusedMultiplyAdd(new Vector<float>(w3[p + 1]), v1, e1);
+                e2 = Vector.FusedMultiplyAdd(new Vector<float>(w3[p + 2]), v2, e2); e3 = Vector.FusedMultiplyAdd(new Vector<float>(w3[p + 3]), v3, e3);
             }
             Put(o + d, Rest(weights, v, hd, common, counts[0], a0, a1, a2, a3), accumulate);
             Put(o + oStride + d, Rest(w1, v, hd, common, counts[1], b0, b1, b2, b3), accumulate);
@@ -132,12 +132,12 @@ internal static unsafe class HeadOps
     {
         for (; p <= count - 4; p += 4)
         {
-            a0 += new Vector<float>(weights[p]) * Vector.Load(v + (long)p * hd);
-            a1 += new Vector<float>(weights[p + 1]) * Vector.Load(v + (long)(p + 1) * hd);
-            a2 += new Vector<float>(weights[p + 2]) * Vector.Load(v + (long)(p + 2) * hd);
-            a3 += new Vector<float>(weights[p + 3]) * Vector.Load(v + (long)(p + 3) * hd);
+            a0 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p]), Vector.Load(v + (long)p * hd), a0);
+            a1 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p + 1]), Vector.Load(v + (long)(p + 1) * hd), a1);
+            a2 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p + 2]), Vector.Load(v + (long)(p + 2) * hd), a2);
+            a3 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p + 3]), Vector.Load(v + (long)(p + 3) * hd), a3);
         }
-        for (; p < count; p++) a0 += new Vector<float>(weights[p]) * Vector.Load(v + (long)p * hd);
+        for (; p < count; p++) a0 = Vector.FusedMultiplyAdd(new Vector<float>(weights[p]), Vector.Load(v + (long)p * hd), a0);
         return (a0 + a1) + (a2 + a3);
     }
 

@@ -54,20 +54,7 @@ internal static class Ops
 
     /// <summary>In-place softmax with the maximum subtracted; a row whose every score is −∞ (all keys masked)
     /// becomes all zero instead of NaN.</summary>
-    public static void Softmax(Span<float> x)
-    {
-        if (x.Length == 0) return;
-        float max = TensorPrimitives.Max(x);
-        if (float.IsNegativeInfinity(max))
-        {
-            x.Clear();
-            return;
-        }
-        TensorPrimitives.Subtract(x, max, x);
-        TensorPrimitives.Exp(x, x);
-        float sum = TensorPrimitives.Sum(x);
-        TensorPrimitives.Multiply(x, 1f / sum, x);
-    }
+    public static void Softmax(Span<float> x) => FastExp.Softmax(x);
 
     /// <summary>gate ← gelu(gate) ⊙ up (GeGLU), GELU as <see cref="Gelu"/> computes it.</summary>
     public static void GeGlu(Span<float> gate, ReadOnlySpan<float> up, bool exact)
@@ -76,11 +63,6 @@ internal static class Ops
         TensorPrimitives.Multiply(gate, up, gate);
     }
 
-    /// <summary>gate ← silu(gate) ⊙ up.</summary>
-    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up, Span<float> tmp)
-    {
-        TensorPrimitives.Sigmoid(gate, tmp);
-        TensorPrimitives.Multiply(gate, tmp, gate);
-        TensorPrimitives.Multiply(gate, up, gate);
-    }
+    /// <summary>gate ← silu(gate) ⊙ up (<see cref="FastExp"/>).</summary>
+    public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up) => FastExp.SwiGlu(gate, up);
 }

@@ -109,6 +109,25 @@ public class FactRecallTests
         Assert.Throws<ArgumentException>(() => new SyntheticTask(symbols, keys, values, store, query));
 
     [Fact]
+    public void TheCommittedModelAnswersUntilItsCacheDropsTheFact()
+    {
+        // models/bigram-recall-512.gguf answers from a full cache; a 16-token StreamingLLM cache that has evicted the fact
+        // 64 tokens back can only guess, while at distance 4 the fact is still inside it. Trials are seeded: fixed numbers.
+        string model = Path.Combine(Shared.Repo, "models", "bigram-recall-512.gguf");
+        var (code, stdout, err) = CliTests.Run("recall", model, "--task", "facts", "--cache", "full,sink:4+12", "--distances", "4,64",
+            "--trials", "40", "--json");
+        Assert.True(code == 0, err);
+        using var doc = System.Text.Json.JsonDocument.Parse(stdout);
+        double Acc(int policy, int point) => doc.RootElement[policy].GetProperty("points")[point].GetProperty("accuracy").GetDouble();
+        double Base(int point) => doc.RootElement[0].GetProperty("points")[point].GetProperty("baseline").GetDouble();
+        Assert.InRange(Acc(0, 0), 0.9, 1);
+        Assert.InRange(Acc(0, 1), 0.9, 1);
+        Assert.InRange(Acc(1, 0), 0.9, 1);
+        Assert.InRange(Acc(1, 1), 0, 0.4);
+        Assert.InRange(Base(1), 0, 0.4);
+    }
+
+    [Fact]
     public void FactsNeedATaskModelAndPassagesNeedACorpus()
     {
         var (code, _, err) = CliTests.Run("recall", Shared.StoriesF32, "--task", "facts");
