@@ -111,7 +111,15 @@ internal struct ActivationSuperBlock
     {
         float amax = MathF.Abs(System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xs));
         if (amax == 0) return 0;
-        foreach (float v in xs) if (MathF.Abs(v) == amax) return v;
+        Vector256<float> target = Vector256.Create(amax);
+        ref float r0 = ref MemoryMarshal.GetReference(xs);
+        int i = 0;
+        for (; i <= xs.Length - 8; i += 8)
+        {
+            uint hit = Vector256.Equals(Vector256.Abs(Vector256.LoadUnsafe(ref r0, (nuint)i)), target).ExtractMostSignificantBits();
+            if (hit != 0) return xs[i + System.Numerics.BitOperations.TrailingZeroCount(hit)];
+        }
+        for (; i < xs.Length; i++) if (MathF.Abs(xs[i]) == amax) return xs[i];
         return amax;   // NaN input: keep it (the product is NaN either way)
     }
 

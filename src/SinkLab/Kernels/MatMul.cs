@@ -29,6 +29,7 @@ internal sealed unsafe class MatMul : ParallelJob
     public const int MaxGroup = 3;
 
     private readonly WorkerPool _pool;
+    private readonly QuantizeJob _quantize;
     private readonly ActivationBlock[] _qx;   // pinned: activations quantized per 32, [token][block]
     private readonly ActivationSuperBlock[] _qk;   // pinned: activations quantized per 256 for K-quants, [token][super-block]
     private readonly WeightMatrix[] _w = new WeightMatrix[MaxGroup];
@@ -46,6 +47,7 @@ internal sealed unsafe class MatMul : ParallelJob
         RuntimeHelpers.RunClassConstructor(typeof(IQuantTables).TypeHandle);
         RuntimeHelpers.RunClassConstructor(typeof(SuperBlockKernels).TypeHandle);
         _pool = pool;
+        _quantize = new QuantizeJob(this);
         _qx = GC.AllocateArray<ActivationBlock>(maxTokens * ((maxCols + 31) / 32), pinned: true);
         _qk = GC.AllocateArray<ActivationSuperBlock>(maxTokens * ((maxCols + 255) / 256), pinned: true);
     }
@@ -92,13 +94,15 @@ internal sealed unsafe class MatMul : ParallelJob
             blocks |= QuantDot.Supports(_w[i].Type) && !QuantDot.UsesSuperBlocks(_w[i].Type);
             work += (long)_w[i].Rows * cols * n;
         }
-        for (int t = 0; t < n; t++)
-        {
-            var xt = new ReadOnlySpan<float>(x + (long)t * xStride, cols);
-            if (superBlocks) ActivationSuperBlock.Quantize(xt, _qk.AsSpan(t * (cols / 256), cols / 256));
-            if (blocks) ActivationBlock.Quantize(xt, _qx.AsSpan(t * (cols / 32), cols / 32));
-        }
         bool parallel = _pool.Threads > 1 && work >= ParallelThreshold;
+        _quantizeBlocks = blocks;
+        _quantizeSuperBlocks = superBlocks;
+        if (parallel && n >= 2 * _pool.Threads && (blocks || superBlocks))
+        {
+            _tokensPerPart = (n + 2 * _pool.Threads - 1) / (2 * _pool.Threads);   // prefill: the activations in parallel too
+            _pool.Run(_quantize, (n + _tokensPerPart - 1) / _tokensPerPart);
+        }
+        else QuantizeTokens(0, n);
         _firstPart[0] = 0;
         for (int i = 0; i < _count; i++)
         {
@@ -109,6 +113,27 @@ internal sealed unsafe class MatMul : ParallelJob
         }
         if (parallel) _pool.Run(this, _firstPart[_count]);
         else for (int p = 0; p < _firstPart[_count]; p++) Execute(p);
+    }
+
+    private bool _quantizeBlocks, _quantizeSuperBlocks;
+    private int _tokensPerPart;
+
+    /// <summary>Quantizes tokens [t0, t1) of the input as the products' kernels take them.</summary>
+    private void QuantizeTokens(int t0, int t1)
+    {
+        int cols = _w[0].Cols;
+        for (int t = t0; t < t1; t++)
+        {
+            var xt = new ReadOnlySpan<float>(_x + (long)t * _xStride, cols);
+            if (_quantizeSuperBlocks) ActivationSuperBlock.Quantize(xt, _qk.AsSpan(t * (cols / 256), cols / 256));
+            if (_quantizeBlocks) ActivationBlock.Quantize(xt, _qx.AsSpan(t * (cols / 32), cols / 32));
+        }
+    }
+
+    /// <summary>The activations of a range of tokens, one part each.</summary>
+    private sealed class QuantizeJob(MatMul m) : ParallelJob
+    {
+        public override void Execute(int part) => m.QuantizeTokens(part * m._tokensPerPart, Math.Min(m._n, (part + 1) * m._tokensPerPart));
     }
 
     public override void Execute(int part)
