@@ -152,13 +152,19 @@ internal sealed unsafe class MatMul : ParallelJob
             case var t when QuantDot.UsesSuperBlocks(t):
                 fixed (ActivationSuperBlock* qk = _qk)
                 {
-                    if (_packed[i] != 0) r0 = RowsPacked((byte*)_packed[i], w, r0, r1, y, yStride, qk);
+                    if (_packed[i] != 0)
+                        r0 = w.Type == GgmlType.Q6_K
+                            ? RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qk, w.Cols / 256, Q6KGroups.BlockBytes, &Q6KGroups.Tile4, &Q6KGroups.Dot1)
+                            : RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qk, w.Cols / 256, Q4KGroups.BlockBytes, &Q4KGroups.Tile4, &Q4KGroups.Dot1);
                     if (r0 < r1) RowsQuantized(w, r0, r1, y, yStride, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
                 }
                 break;
             default:
                 fixed (ActivationBlock* qx = _qx)
-                    RowsQuantized(w, r0, r1, y, yStride, qx, w.Cols / 32, QuantDot.For(w.Type), QuantTile.For(w.Type));
+                {
+                    if (_packed[i] != 0) r0 = RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qx, w.Cols / 32, Q8Groups.BlockBytes, &Q8Groups.Tile4, &Q8Groups.Dot1);
+                    if (r0 < r1) RowsQuantized(w, r0, r1, y, yStride, qx, w.Cols / 32, QuantDot.For(w.Type), QuantTile.For(w.Type));
+                }
                 break;
         }
     }
@@ -197,31 +203,27 @@ internal sealed unsafe class MatMul : ParallelJob
     }
 
     /// <summary>The whole groups of eight rows in [r0, r1) through the repacked kernels (<see cref="Q4KGroups"/>,
-    /// <see cref="Q6KGroups"/>): four
-    /// tokens at a time, the rest one by one. Returns the first row not done (r1 unless the matrix ends in a part
-    /// group, whose rows the row kernels take).</summary>
+    /// <see cref="Q6KGroups"/>, <see cref="Q8Groups"/>): four tokens at a time, the rest one by one. Returns the first
+    /// row not done (r1 unless the matrix ends in a part group, whose rows the row kernels take).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int RowsPacked(byte* packed, WeightMatrix w, int r0, int r1, float* y, int yStride, ActivationSuperBlock* acts)
+    private int RowsPacked<TAct>(byte* packed, int r0, int r1, float* y, int yStride, TAct* acts, int blocks, int blockBytes,
+        delegate*<byte*, TAct*, int, int, float*, void> tile, delegate*<byte*, TAct*, int, float*, void> one) where TAct : unmanaged
     {
-        int superBlocks = w.Cols / 256, g0 = r0 / Q4KGroups.Rows, g1 = r1 / Q4KGroups.Rows;
-        bool q6 = w.Type == GgmlType.Q6_K;
-        int blockBytes = q6 ? Q6KGroups.BlockBytes : Q4KGroups.BlockBytes;
-        delegate*<byte*, ActivationSuperBlock*, int, int, float*, void> tile = q6 ? &Q6KGroups.Tile4 : &Q4KGroups.Tile4;
-        delegate*<byte*, ActivationSuperBlock*, int, float*, void> one = q6 ? &Q6KGroups.Dot1 : &Q4KGroups.Dot1;
+        int g0 = r0 / Q4KGroups.Rows, g1 = r1 / Q4KGroups.Rows;
         float* out32 = stackalloc float[Q4KGroups.Rows * QuantTile.Tokens];
         for (int t0 = 0; t0 < _n; t0 += TokenChunk)
         {
             int t1 = Math.Min(_n, t0 + TokenChunk);
             for (int g = g0; g < g1; g++)
             {
-                byte* group = packed + (long)g * superBlocks * blockBytes;
+                byte* group = packed + (long)g * blocks * blockBytes;
                 int r = g * Q4KGroups.Rows, t = t0;
                 for (; t + QuantTile.Tokens <= t1; t += QuantTile.Tokens)
                 {
-                    tile(group, acts + t * superBlocks, superBlocks, superBlocks, out32);
+                    tile(group, acts + t * blocks, blocks, blocks, out32);
                     for (int k = 0; k < QuantTile.Tokens; k++) Vector256.Store(Vector256.Load(out32 + k * Q4KGroups.Rows), y + (long)(t + k) * yStride + r);
                 }
-                for (; t < t1; t++) one(group, acts + t * superBlocks, superBlocks, y + (long)t * yStride + r);
+                for (; t < t1; t++) one(group, acts + t * blocks, blocks, y + (long)t * yStride + r);
             }
         }
         return Math.Max(r0, g1 * Q4KGroups.Rows);

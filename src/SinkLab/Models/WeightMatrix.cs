@@ -38,7 +38,8 @@ public sealed unsafe class WeightMatrix
     private volatile byte[]? _packed;
 
     /// <summary>Rows in groups of <see cref="Kernels.Q4KGroups.Rows"/> repacked for the product kernels
-    /// (<see cref="Kernels.Q4KGroups"/>, <see cref="Kernels.Q6KGroups"/>: Q4_K and Q6_K), made on first use and shared
+    /// (<see cref="Kernels.Q4KGroups"/>, <see cref="Kernels.Q6KGroups"/>, <see cref="Kernels.Q8Groups"/>: Q4_K, Q6_K,
+    /// and Q8_0 where AVX-VNNI runs), made on first use and shared
     /// by every session of the model; null where this matrix is not repacked (another type, fewer than eight rows, no
     /// AVX2, or repacking switched off). Rows past the last whole group stay in <see cref="Data"/> only. Where the
     /// matrix is a mapping of the model file, the packed rows' pages are given back to the OS once copied (on Linux),
@@ -47,7 +48,8 @@ public sealed unsafe class WeightMatrix
     {
         get
         {
-            if (Type is not (GgmlType.Q4_K or GgmlType.Q6_K) || Rows < Kernels.Q4KGroups.Rows || !Kernels.Q4KGroups.Enabled) return null;
+            if (!(Type is GgmlType.Q4_K or GgmlType.Q6_K || Type == GgmlType.Q8_0 && Kernels.Q8Groups.Supported)
+                || Rows < Kernels.Q4KGroups.Rows || !Kernels.Q4KGroups.Enabled) return null;
             byte[] packed = _packed ?? PackOnce();
             return (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(packed));
         }
@@ -58,13 +60,19 @@ public sealed unsafe class WeightMatrix
         lock (this)
         {
             if (_packed != null) return _packed;
-            int groups = Rows / Kernels.Q4KGroups.Rows, superBlocks = Cols / 256;
-            bool q4 = Type == GgmlType.Q4_K;
-            byte[] a = GC.AllocateUninitializedArray<byte>(checked(groups * superBlocks * (q4 ? Kernels.Q4KGroups.BlockBytes : Kernels.Q6KGroups.BlockBytes)), pinned: true);
+            int groups = Rows / Kernels.Q4KGroups.Rows;
+            (int blocks, int blockBytes) = Type switch
+            {
+                GgmlType.Q4_K => (Cols / 256, Kernels.Q4KGroups.BlockBytes),
+                GgmlType.Q6_K => (Cols / 256, Kernels.Q6KGroups.BlockBytes),
+                _ => (Cols / 32, Kernels.Q8Groups.BlockBytes),
+            };
+            byte[] a = GC.AllocateUninitializedArray<byte>(checked(groups * blocks * blockBytes), pinned: true);
             fixed (byte* dst = a)
             {
-                if (q4) Kernels.Q4KGroups.Pack(Data, RowBytes, groups, superBlocks, dst);
-                else Kernels.Q6KGroups.Pack(Data, RowBytes, groups, superBlocks, dst);
+                if (Type == GgmlType.Q4_K) Kernels.Q4KGroups.Pack(Data, RowBytes, groups, blocks, dst);
+                else if (Type == GgmlType.Q6_K) Kernels.Q6KGroups.Pack(Data, RowBytes, groups, blocks, dst);
+                else Kernels.Q8Groups.Pack(Data, RowBytes, groups, blocks, dst);
             }
             if (_fileMapped) PageRelease.Release(Data, (long)groups * Kernels.Q4KGroups.Rows * RowBytes);
             return _packed = a;

@@ -4,7 +4,8 @@ using SinkLab.Models;
 
 namespace SinkLab.Tests.Kernels;
 
-/// <summary>Q4_K and Q6_K repacked in groups of eight rows (<see cref="Q4KGroups"/>, <see cref="Q6KGroups"/>) against
+/// <summary>Q4_K, Q6_K and Q8_0 repacked in groups of eight rows (<see cref="Q4KGroups"/>, <see cref="Q6KGroups"/>,
+/// <see cref="Q8Groups"/>) against
 /// the scalar reference, through the
 /// product the engine runs (<see cref="MatMul"/>) and through the kernels alone. In the Kernels category, so .ci/run
 /// repeats it with AVX-VNNI (the <c>vpmaddubsw</c> form runs) and AVX2 (no repacking: the row kernels run) off.</summary>
@@ -22,7 +23,12 @@ public class RepackedKQuantTests
         return y;
     }
 
-    private static int RowBytes(GgmlType type, int cols) => cols / 256 * (type == GgmlType.Q4_K ? KQuants.Q4KBytes : KQuants.Q6KBytes);
+    private static int RowBytes(GgmlType type, int cols) => type switch
+    {
+        GgmlType.Q4_K => cols / 256 * KQuants.Q4KBytes,
+        GgmlType.Q6_K => cols / 256 * KQuants.Q6KBytes,
+        _ => cols / 32 * 34,
+    };
 
     /// <summary>Equal up to float summation order: within 2e-5·√cols of the product's scale (its largest |y|), since a
     /// small result can be the difference of large sums.</summary>
@@ -36,7 +42,7 @@ public class RepackedKQuantTests
     public static TheoryData<GgmlType, int, int, int, int> Shapes()
     {
         var data = new TheoryData<GgmlType, int, int, int, int>();
-        foreach (GgmlType type in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
+        foreach (GgmlType type in new[] { GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.Q8_0 })
         {
             data.Add(type, 8, 256, 1, 1);
             data.Add(type, 8, 256, 4, 1);
@@ -61,7 +67,7 @@ public class RepackedKQuantTests
         fixed (float* px = x, py = got)
         {
             var m = new WeightMatrix("w", type, rows, cols, pw);
-            Assert.Equal(Q4KGroups.Enabled && rows >= 8, m.Packed != null);
+            Assert.Equal(Q4KGroups.Enabled && rows >= 8 && (type != GgmlType.Q8_0 || Q8Groups.Supported), m.Packed != null);
             mm.Run(m, px, cols, tokens, py, rows);
         }
         AssertClose(want, got, cols, $"{type} {rows}×{cols}, {tokens} tokens, {threads} threads");
@@ -81,6 +87,35 @@ public class RepackedKQuantTests
         float[] wf = QuantDotTests.Random(8 * cols, 5 + superBlocks), x = QuantDotTests.Random(4 * cols, 9 + superBlocks);
         byte[] w = Quantizer.Quantize(type, wf);
         AssertKernels(type, w, cols, x);
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(24)]
+    public unsafe void Q8KernelsEqualTheScalarReferenceOnEveryLength(int blocks)
+    {
+        if (!Q8Groups.Supported) return;   // no AVX-VNNI: the engine never calls them
+        int cols = blocks * 32;
+        float[] x = QuantDotTests.Random(4 * cols, 19 + blocks);
+        byte[] w = Quantizer.Quantize(GgmlType.Q8_0, QuantDotTests.Random(8 * cols, 17 + blocks));
+        if (blocks > 0) { w[2] = 0x80; w[3] = 0x7F; }   // a weight of −128 (files may hold it) and one of 127
+        float[] want = Reference(GgmlType.Q8_0, w, 8, cols, x, 4);
+        var packed = new byte[Math.Max(1, blocks * Q8Groups.BlockBytes)];
+        ActivationBlock[] acts = Enumerable.Range(0, 4).SelectMany(t => QuantDot.Blocks(x.AsSpan(t * cols, cols).ToArray())).ToArray();
+        var tile = new float[32];
+        var one = new float[32];
+        fixed (byte* pw = w, pp = packed)
+        fixed (ActivationBlock* pa = acts)
+        fixed (float* pt = tile, po = one)
+        {
+            Q8Groups.Pack(pw, RowBytes(GgmlType.Q8_0, cols), 1, blocks, pp);
+            Q8Groups.Tile4(pp, pa, blocks, blocks, pt);
+            for (int t = 0; t < 4; t++) Q8Groups.Dot1(pp, pa + t * blocks, blocks, po + 8 * t);
+        }
+        AssertClose(want, tile, cols, $"Q8_0 Tile4, {blocks} blocks");
+        AssertClose(want, one, cols, $"Q8_0 Dot1, {blocks} blocks");
     }
 
     [Fact]
