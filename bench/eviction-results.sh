@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # KV eviction beyond StreamingLLM at equal budget (docs/results/eviction.md): long streams (perplexity, tokens/s,
-# memory, what each policy keeps) and the repeated-passage recall test. Writes docs/results/eviction/; ~15 minutes on
+# memory, what each policy keeps), the repeated-passage recall test and the planted-fact recall test. Writes docs/results/eviction/; ~15 minutes on
 # 2 cores. Usage: bash bench/eviction-results.sh [threads] [stream tokens]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,4 +21,7 @@ for m in stories260K-f32-ctx512:"$s260" tinystories-sink:models/tinystories-sink
   name="${m%%:*}"; path="${m#*:}"
   ./sinklab recall "$path" -f "$ts" --cache "$recall" --distances 8,32,64,128,256,400 --trials 100 -t "$t" --out "$out/recall-$name" > /dev/null
 done
+# Planted facts on the committed bigram-recall model (models/bigram-recall-512.json): answered only from the cache.
+./sinklab recall models/bigram-recall-512.gguf --task facts --cache "$recall" --distances 16,32,64,128,256,480 --trials 200 \
+  --lead-in 16 -t "$t" --out "$out/recall-facts" > /dev/null
 for d in "$out"/*/table.md; do echo "== $d"; cat "$d"; done
