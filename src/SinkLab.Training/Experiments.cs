@@ -60,7 +60,7 @@ public static class Experiments
             "depth" => Enumerable.Range(1, 6).Select(l => ($"layers{l}", new[] { $"model.layers={l}", "steps=1500" })),
             "packing" => new[] { "bos-per-doc", "no-bos", "bos-at-window-start", "random-first", "sink-token" }
                 .Select(p => (p, p == "sink-token" ? new[] { "model.attention=sink-token" } : new[] { $"data.packing={p}" })),
-            "variants" => new[] { "softmax", "softmax1", "sink-logit", "sink-token", "sigmoid", "gated" }.Select(v => (v, new[] { $"model.attention={v}" })),
+            "variants" => new[] { "softmax", "softmax1", "sink-logit", "sink-token", "sigmoid", "gated", "softpick" }.Select(v => (v, new[] { $"model.attention={v}" })),
             _ => throw new ArgumentException($"unknown experiment '{name}' (known: {string.Join(", ", Names)})", nameof(name)),
         };
         return runs.Select(r => TrainConfig.Load(null, [.. baseline, .. r.Sets, $"name={name}-{r.Run}", $"out_dir={Path.Combine(outDir, r.Run)}", .. overrides])).ToList();

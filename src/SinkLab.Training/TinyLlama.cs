@@ -145,6 +145,16 @@ internal sealed class TinyBlock : nn.Module
                 weights = nn.functional.softmax(cat([masked, extra], -1), -1).narrow(-1, 0, T);
                 break;
             }
+            case AttentionVariant.Softpick:
+            {
+                // Zuhri et al. 2025, stable form: ReLU(e^(s−m) − e^(−m)) / (Σ|e^(s−m) − e^(−m)| + 1e-8), masked keys left out.
+                Tensor masked = scores.masked_fill(mask.logical_not(), double.NegativeInfinity);
+                Tensor m = masked.amax([-1L], keepdim: true);
+                Tensor e = exp(masked - m) - exp(-m);
+                Tensor abs = where(mask, e.abs(), zeros_like(e));
+                weights = nn.functional.relu(e) / (abs.sum(-1, keepdim: true) + 1e-8);
+                break;
+            }
             default:
                 weights = nn.functional.softmax(scores.masked_fill(mask.logical_not(), double.NegativeInfinity), -1);
                 break;

@@ -9,7 +9,8 @@ namespace SinkLab.Training.Tests;
 public class ExportEqualityTests
 {
     public static TheoryData<AttentionVariant> Variants() =>
-        [AttentionVariant.Softmax, AttentionVariant.Softmax1, AttentionVariant.SinkLogit, AttentionVariant.Sigmoid, AttentionVariant.Gated];
+        [AttentionVariant.Softmax, AttentionVariant.Softmax1, AttentionVariant.SinkLogit, AttentionVariant.Sigmoid, AttentionVariant.Gated,
+         AttentionVariant.Softpick];
 
     [Theory]
     [MemberData(nameof(Variants))]

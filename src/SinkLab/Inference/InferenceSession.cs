@@ -528,13 +528,18 @@ public sealed unsafe partial class InferenceSession : IDisposable
 
     /// <summary>Turns one row of scores of head <paramref name="head"/> into attention weights, per the model's
     /// attention variant: softmax, softmax with an extra logit (0 for softmax1, the learned attn_sinks value for
-    /// sink logits) that takes mass and is dropped, or element-wise sigmoid(score + b).</summary>
+    /// sink logits) that takes mass and is dropped, element-wise sigmoid(score + b), or softpick.</summary>
     internal void Normalize(Span<float> row, int head)
     {
         if (_c.Attention == AttentionVariant.Sigmoid)
         {
             TensorPrimitives.Add(row, _c.SigmoidBias, row);
             TensorPrimitives.Sigmoid(row, row);
+            return;
+        }
+        if (_c.Attention == AttentionVariant.Softpick)
+        {
+            FastExp.Softpick(row);
             return;
         }
         float[]? sinks = _sinks;

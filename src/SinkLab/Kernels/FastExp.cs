@@ -53,6 +53,29 @@ internal static class FastExp
         Scale(x, 1f / sum);
     }
 
+    /// <summary>x ← softpick(x) = ReLU(e^(x−m) − e^(−m)) / (Σ|e^(x−m) − e^(−m)| + 1e-8), m the row maximum (Zuhri et al.
+    /// 2025's stable form; −∞ entries contribute nothing and get 0).</summary>
+    public static void Softpick(Span<float> x)
+    {
+        if (x.Length == 0) return;
+        float max = Max(x);
+        if (float.IsNegativeInfinity(max))
+        {
+            x.Clear();
+            return;
+        }
+        float shift = Exp(-max), sum = 0;
+        for (int i = 0; i < x.Length; i++)
+        {
+            if (float.IsNegativeInfinity(x[i])) { x[i] = 0; continue; }   // a masked key: no weight, not in the sum
+            float e = Exp(x[i] - max) - shift;
+            sum += MathF.Abs(e);
+            x[i] = e;
+        }
+        float inv = 1f / (sum + 1e-8f);
+        for (int i = 0; i < x.Length; i++) x[i] = x[i] > 0 ? x[i] * inv : 0;
+    }
+
     /// <summary>The largest element (NaN if any is NaN).</summary>
     public static float Max(ReadOnlySpan<float> x)
     {

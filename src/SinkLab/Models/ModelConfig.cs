@@ -14,6 +14,10 @@ public enum AttentionVariant
     Sigmoid,
     /// <summary>softmax, then each head's output scaled by sigmoid(x · w_h) of the block input (gated attention).</summary>
     Gated,
+    /// <summary>softpick (Zuhri et al. 2025): ReLU(e^s − 1) / Σ|e^s − 1| over the visible keys (plus 1e-8), computed with
+    /// the row maximum m taken out: ReLU(e^(s−m) − e^(−m)) / (Σ|e^(s−m) − e^(−m)| + 1e-8). Weights need not sum to 1
+    /// and a row can be all zero: a head can attend to nothing without a sink.</summary>
+    Softpick,
 }
 
 /// <summary>The names of <see cref="AttentionVariant"/> in GGUF (<c>sinklab.attention.variant</c>) and in configs.</summary>
@@ -22,7 +26,7 @@ public static class AttentionVariantNames
     private static readonly (string Name, AttentionVariant Value)[] Table =
     [
         ("softmax", AttentionVariant.Softmax), ("softmax1", AttentionVariant.Softmax1), ("sink-logit", AttentionVariant.SinkLogit),
-        ("sigmoid", AttentionVariant.Sigmoid), ("gated", AttentionVariant.Gated),
+        ("sigmoid", AttentionVariant.Sigmoid), ("gated", AttentionVariant.Gated), ("softpick", AttentionVariant.Softpick),
     ];
 
     /// <summary>All names.</summary>

@@ -61,6 +61,24 @@ public class FastExpTests
     }
 
     [Fact]
+    public void SoftpickMatchesItsDefinitionAndCanAttendToNothing()
+    {
+        // ReLU(e^x − 1) / Σ|e^x − 1| (Zuhri et al. 2025), computed in double without the max shift; masked keys left out.
+        float[] x = [0.5f, -1.2f, 2.0f, float.NegativeInfinity, -0.1f, 0f, 1.3f, -3f, 0.7f];
+        double sum = x.Where(float.IsFinite).Sum(v => Math.Abs(Math.Exp(v) - 1));
+        float[] got = (float[])x.Clone();
+        FastExp.Softpick(got);
+        for (int i = 0; i < x.Length; i++)
+        {
+            double want = float.IsFinite(x[i]) ? Math.Max(Math.Exp(x[i]) - 1, 0) / sum : 0;
+            Assert.Equal(want, got[i], 1e-6);
+        }
+        float[] negative = [-0.5f, -2f, -1f];   // every score below 0: no weight anywhere, no sink needed
+        FastExp.Softpick(negative);
+        Assert.Equal(new[] { 0f, 0f, 0f }, negative);
+    }
+
+    [Fact]
     public void TheSameValueGivesTheSameResultWhereverItSits()
     {
         // Vector lanes and the padded tail run the same arithmetic: a row's values do not depend on its length.

@@ -110,6 +110,7 @@ public class ForwardFixtureTests
     [InlineData("sink-logit")]
     [InlineData("sigmoid")]
     [InlineData("gated")]
+    [InlineData("softpick")]
     public void AttentionVariantsMatchFloat64Reference(string variant)
     {
         FixtureModel f = FixtureModel.Llama3Like();

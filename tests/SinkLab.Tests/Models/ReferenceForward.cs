@@ -45,6 +45,13 @@ internal static class ReferenceForward
                     var w = new double[t + 1];
                     if (m.Variant == "sigmoid")
                         for (int p = 0; p <= t; p++) w[p] = 1 / (1 + Math.Exp(-(s[p] + m.SigmoidBias)));
+                    else if (m.Variant == "softpick")
+                    {
+                        // ReLU(e^s − 1) / Σ|e^s − 1|, in the stable form with the row maximum taken out (and its 1e-8).
+                        double sum = 0, shift = Math.Exp(-max);
+                        for (int p = 0; p <= t; p++) { w[p] = Math.Exp(s[p] - max) - shift; sum += Math.Abs(w[p]); }
+                        for (int p = 0; p <= t; p++) w[p] = Math.Max(w[p], 0) / (sum + 1e-8);
+                    }
                     else
                     {
                         double? extra = m.Variant == "softmax1" ? 0 : m.Variant == "sink-logit" ? m.Sinks[l][h] : null;
