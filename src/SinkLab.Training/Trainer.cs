@@ -99,6 +99,7 @@ public static class Trainer
         using AdamW opt = optim.AdamW(model.parameters(), c.LearningRate, 0.9, 0.95, 1e-8, c.WeightDecay);
         long parameters = model.parameters().Sum(p => p.numel());
         string ckpt = Path.Combine(c.OutDir, "checkpoint.bin"), metricsPath = Path.Combine(c.OutDir, "metrics.jsonl");
+        string probesPath = Path.Combine(c.OutDir, "probes.jsonl");
         int start = 0;
         var records = new List<StepRecord>();
         if (resume && File.Exists(ckpt))
@@ -109,6 +110,13 @@ public static class Trainer
         }
         File.WriteAllText(Path.Combine(c.OutDir, "config.json"), JsonSerializer.Serialize(c, TrainConfig.Json));
         WriteMetrics(metricsPath, records);
+        if (c.ProbeEvery > 0)   // a resumed run keeps the probes up to its checkpoint, as it keeps the metrics
+        {
+            string[] kept = File.Exists(probesPath) && start > 0
+                ? [.. File.ReadLines(probesPath).Where(l => JsonSerializer.Deserialize<ProbeRecord>(l, TrainConfig.Json)!.Step <= start)]
+                : [];
+            File.WriteAllLines(probesPath, kept);
+        }
 
         var sw = Stopwatch.StartNew();
         var lap = Stopwatch.StartNew();
@@ -137,6 +145,8 @@ public static class Trainer
             records.Add(rec);
             File.AppendAllText(metricsPath, JsonSerializer.Serialize(rec, Compact) + "\n");
             progress?.Report(rec);
+            if (c.ProbeEvery > 0 && done % c.ProbeEvery == 0)
+                using (no_grad()) SinkProbe.Append(probesPath, SinkProbe.Measure(model, vocab, sinkId, data, c, done));
             if ((c.CheckpointEvery > 0 && done % c.CheckpointEvery == 0) || done == c.Steps) Checkpoint.Save(ckpt, done, model, opt);
         }
         if (double.IsNaN(evalLoss)) evalLoss = Evaluate(model, data, c, settings.Vocab);

@@ -40,6 +40,32 @@ public class TrainerTests
         Directory.Delete(a, true); Directory.Delete(b, true);
     }
 
+    [Fact]
+    public void ProbesMeasureTheSinksDuringARunAndSurviveAResume()
+    {
+        // Probes every 3 steps: lines at 3, 6, 9, 12; the run's losses are those of a run without probes (probing only
+        // reads the weights); a run killed at 6 and resumed writes the same probes as one that was not.
+        string a = Dir(), b = Dir(), c = Dir();
+        TrainResult plain = Trainer.Run(Tiny(a));
+        TrainResult probed = Trainer.Run(Tiny(b) with { ProbeEvery = 3, ProbeSequences = 4 });
+        Assert.Equal(plain.Steps.Select(s => s.Loss), probed.Steps.Select(s => s.Loss));
+        string[] lines = File.ReadAllLines(Path.Combine(b, "probes.jsonl"));
+        var probes = lines.Select(l => System.Text.Json.JsonSerializer.Deserialize<ProbeRecord>(l, TrainConfig.Json)!).ToArray();
+        Assert.Equal(new[] { 3, 6, 9, 12 }, probes.Select(p => p.Step));
+        foreach (ProbeRecord p in probes)
+        {
+            Assert.Equal(new[] { "0.3", "0.5", "0.8" }, p.SinkRate.Keys.Order());
+            Assert.InRange(p.MeanAlphaFirst, 0, 1);
+            Assert.InRange(p.MaxAlphaFirst, p.MeanAlphaFirst, 1);
+            Assert.Equal(Enumerable.Range(1, 16).Average(t => 1.0 / t), p.UniformAlpha, 12);
+            Assert.True(double.IsFinite(p.NllWithFirst) && double.IsFinite(p.NllWithoutFirst));
+        }
+        Trainer.Run(Tiny(c) with { ProbeEvery = 3, ProbeSequences = 4 }, stopAfter: 7);   // killed after the probe at 6, past the checkpoint at 6
+        Trainer.Run(Tiny(c) with { ProbeEvery = 3, ProbeSequences = 4 }, resume: true);
+        Assert.Equal(lines, File.ReadAllLines(Path.Combine(c, "probes.jsonl")));
+        Directory.Delete(a, true); Directory.Delete(b, true); Directory.Delete(c, true);
+    }
+
     [Theory]
     [InlineData("softmax1", "no-bos")]
     [InlineData("sink-logit", "bos-at-window-start")]

@@ -46,6 +46,9 @@ public class TrainCliTests
     [InlineData("train", "--set", "model.heads=3")]
     [InlineData("train", "--config", "/nonexistent/config.json")]
     [InlineData("experiment", "bogus")]
+    [InlineData("train", "--probe-every", "0")]
+    [InlineData("train", "--probe-every", "-5")]
+    [InlineData("train", "--set", "probe_every=-1")]
     public void BadSettingsFailWithOneLine(params string[] args)
     {
         var (code, stdout, stderr) = CliTests.Run(args);
