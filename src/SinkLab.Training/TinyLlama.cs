@@ -16,7 +16,7 @@ public sealed class TinyLlama : nn.Module<Tensor, Tensor?, Tensor>
     private readonly Parameter norm;
     private readonly Linear output;
     private readonly ModelSettings _s;
-    private readonly Tensor _cos, _sin;
+    private Tensor _cos, _sin;
 
     /// <summary>Creates the model with PyTorch's default initialisation (seed with <c>torch.manual_seed</c> first).</summary>
     public TinyLlama(ModelSettings s) : base("tiny_llama")
@@ -47,6 +47,26 @@ public sealed class TinyLlama : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>Settings the model was built with.</summary>
     public ModelSettings Settings => _s;
 
+    /// <summary>Moves the parameters and the RoPE tables to <paramref name="device"/> (before the optimizer is made).</summary>
+    public TinyLlama MoveTo(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (device.type == DeviceType.CPU) return this;
+        this.to(device);
+        Tensor cos = _cos.to(device), sin = _sin.to(device);
+        _cos.Dispose(); _sin.Dispose();
+        (_cos, _sin) = (cos, sin);
+        return this;
+    }
+
+    /// <summary>A float32 copy of a weight on the CPU, wherever it lives.</summary>
+    internal static float[] Host(Tensor t)
+    {
+        if (t.device_type == DeviceType.CPU) return t.data<float>().ToArray();
+        using Tensor c = t.cpu();
+        return c.data<float>().ToArray();
+    }
+
     /// <summary>Logits [B, T, V] for tokens [B, T]; <paramref name="allowed"/> is an optional [B, T, T] boolean
     /// mask of visible keys (intra-document attention), combined with the causal mask.</summary>
     public override Tensor forward(Tensor tokens, Tensor? allowed)
@@ -55,7 +75,7 @@ public sealed class TinyLlama : nn.Module<Tensor, Tensor?, Tensor>
         long T = tokens.shape[1];
         if (T > _s.Context) throw new ArgumentException($"sequence of {T} tokens exceeds the context {_s.Context}");
         Tensor x = tok_embeddings.forward(tokens);
-        Tensor causal = ones(T, T, dtype: ScalarType.Bool).tril();
+        Tensor causal = ones(T, T, dtype: ScalarType.Bool, device: tokens.device).tril();
         Tensor visible = allowed is null ? causal.unsqueeze(0) : allowed.logical_and(causal.unsqueeze(0));
         Tensor cos = _cos[..(int)T], sin = _sin[..(int)T];
         foreach (TinyBlock b in layers) x = b.Forward(x, visible, cos, sin);
@@ -67,9 +87,9 @@ public sealed class TinyLlama : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>Named float32 copies of every weight, GGUF layout (row-major [out, in]).</summary>
     public IEnumerable<(string Name, long[] Shape, float[] Data)> Weights()
     {
-        yield return (GgufKeys.TokenEmbedding, [_s.Vocab, _s.Dim], tok_embeddings.weight!.data<float>().ToArray());
-        yield return (GgufKeys.OutputNorm, [_s.Dim], norm.data<float>().ToArray());
-        yield return (GgufKeys.Output, [_s.Vocab, _s.Dim], output.weight!.data<float>().ToArray());
+        yield return (GgufKeys.TokenEmbedding, [_s.Vocab, _s.Dim], Host(tok_embeddings.weight!));
+        yield return (GgufKeys.OutputNorm, [_s.Dim], Host(norm));
+        yield return (GgufKeys.Output, [_s.Vocab, _s.Dim], Host(output.weight!));
         foreach (TinyBlock b in layers)
             foreach (var w in b.Weights()) yield return w;
     }
@@ -141,7 +161,7 @@ internal sealed class TinyBlock : nn.Module
                 Tensor masked = scores.masked_fill(mask.logical_not(), double.NegativeInfinity);
                 Tensor extra = _s.Attention == AttentionVariant.SinkLogit
                     ? sinks!.view(1, H, 1, 1).expand(B, H, T, 1)
-                    : zeros(B, H, T, 1);
+                    : zeros(B, H, T, 1, device: scores.device);
                 weights = nn.functional.softmax(cat([masked, extra], -1), -1).narrow(-1, 0, T);
                 break;
             }
@@ -168,7 +188,7 @@ internal sealed class TinyBlock : nn.Module
 
     public IEnumerable<(string Name, long[] Shape, float[] Data)> Weights()
     {
-        static float[] D(Tensor t) => t.data<float>().ToArray();
+        static float[] D(Tensor t) => TinyLlama.Host(t);
         string B(string s) => GgufKeys.Block(_index, s);
         int kv = _s.KvHeads * _s.HeadDim;
         yield return (B(GgufKeys.AttnQ), [_s.Dim, _s.Dim], D(wq.weight!));

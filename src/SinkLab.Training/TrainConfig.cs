@@ -43,6 +43,8 @@ public sealed record TrainConfig
     public string OutDir { get; init; } = "runs/run";
     /// <summary>libtorch threads.</summary>
     public int Threads { get; init; } = 1;
+    /// <summary>Where to train: "auto" (a CUDA device when TorchSharp finds one, else the CPU), "cpu" or "cuda".</summary>
+    public string Device { get; init; } = "auto";
     /// <summary>Measure the sinks with the engine every N steps (<see cref="SinkProbe"/>; 0 = never).</summary>
     public int ProbeEvery { get; init; }
     /// <summary>Held-out windows per probe.</summary>
@@ -157,6 +159,7 @@ public sealed record TrainConfig
         if (WeightDecay < 0) throw new ArgumentException("weight_decay must be ≥ 0");
         if (EvalEvery < 1 || EvalBatches < 1) throw new ArgumentException("eval_every and eval_batches must be ≥ 1");
         if (Threads < 1) throw new ArgumentException("threads must be ≥ 1");
+        if (Device is not ("auto" or "cpu" or "cuda")) throw new ArgumentException($"device must be auto, cpu or cuda (got '{Device}')");
         if (ProbeEvery < 0) throw new ArgumentException($"probe_every must be ≥ 0 (0 = no probes; got {ProbeEvery})");
         if (ProbeSequences < 1) throw new ArgumentException($"probe_sequences must be ≥ 1 (got {ProbeSequences})");
         if (Data.Source == "bigram-recall") _ = Data.Task(Seed);

@@ -95,7 +95,8 @@ public static class Trainer
             Hidden = c.Model.Hidden, Context = c.Model.Context, Attention = c.Variant, SigmoidBias = c.Model.SigmoidBias,
         };
         settings.Validate();
-        using var model = new TinyLlama(settings);
+        Device device = ResolveDevice(c.Device);
+        using var model = new TinyLlama(settings).MoveTo(device);
         using AdamW opt = optim.AdamW(model.parameters(), c.LearningRate, 0.9, 0.95, 1e-8, c.WeightDecay);
         long parameters = model.parameters().Sum(p => p.numel());
         string ckpt = Path.Combine(c.OutDir, "checkpoint.bin"), metricsPath = Path.Combine(c.OutDir, "metrics.jsonl");
@@ -155,11 +156,28 @@ public static class Trainer
         return new TrainResult(c, gguf, evalLoss, records, parameters, sw.Elapsed.TotalSeconds);
     }
 
+    /// <summary>The device a config asks for: "cuda" only where TorchSharp finds one (an error otherwise), "auto" CUDA
+    /// when found and the CPU otherwise, "cpu" the CPU. This package ships the CPU libtorch; with a CUDA build of
+    /// TorchSharp referenced instead, "auto" trains on the GPU with the same configs.</summary>
+    /// <exception cref="ArgumentException">"cuda" without a CUDA device, or an unknown name.</exception>
+    public static Device ResolveDevice(string name)
+    {
+        bool gpu = name != "cpu" && cuda.is_available();
+        return name switch
+        {
+            "cpu" => CPU,
+            "auto" => gpu ? CUDA : CPU,
+            "cuda" => gpu ? CUDA : throw new ArgumentException("device cuda: TorchSharp finds no CUDA device here (this build uses the CPU libtorch); use --device cpu or auto"),
+            _ => throw new ArgumentException($"device must be auto, cpu or cuda (got '{name}')"),
+        };
+    }
+
     private static Tensor Loss(TinyLlama model, Batch b, int vocab)
     {
-        using Tensor inputs = tensor(b.Inputs, [b.Size, b.Context]);
-        using Tensor targets = tensor(b.Targets, [b.Size * b.Context]);
-        using Tensor? allowed = b.Allowed is null ? null : tensor(b.Allowed, [b.Size, b.Context, b.Context]);
+        Device device = model.parameters().First().device;
+        using Tensor inputs = tensor(b.Inputs, [b.Size, b.Context], device: device);
+        using Tensor targets = tensor(b.Targets, [b.Size * b.Context], device: device);
+        using Tensor? allowed = b.Allowed is null ? null : tensor(b.Allowed, [b.Size, b.Context, b.Context], device: device);
         Tensor logits = model.forward(inputs, allowed);
         return nn.functional.cross_entropy(logits.view(-1, vocab), targets);
     }

@@ -41,6 +41,18 @@ public class TrainerTests
     }
 
     [Fact]
+    public void DevicesResolveToTheCpuHereAndCudaIsRefusedByName()
+    {
+        // This package ships the CPU libtorch: "auto" trains on the CPU, "cuda" is an error naming the setting.
+        Assert.Equal(TorchSharp.DeviceType.CPU, Trainer.ResolveDevice("auto").type);
+        Assert.Equal(TorchSharp.DeviceType.CPU, Trainer.ResolveDevice("cpu").type);
+        Assert.Contains("cuda", Assert.Throws<ArgumentException>(() => Trainer.ResolveDevice("cuda")).Message);
+        string a = Dir(), b = Dir();
+        Assert.Equal(Trainer.Run(Tiny(a) with { Device = "cpu" }).Steps.Select(s => s.Loss), Trainer.Run(Tiny(b) with { Device = "auto" }).Steps.Select(s => s.Loss));
+        Directory.Delete(a, true); Directory.Delete(b, true);
+    }
+
+    [Fact]
     public void ProbesMeasureTheSinksDuringARunAndSurviveAResume()
     {
         // Probes every 3 steps: lines at 3, 6, 9, 12; the run's losses are those of a run without probes (probing only

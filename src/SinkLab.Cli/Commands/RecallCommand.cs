@@ -21,7 +21,6 @@ internal static class RecallCommand
         var threads = Cli.ThreadsOption();
         var tok = Cli.TokenizerOption();
         var task = new Option<string>("--task") { Description = "passage: copy a passage of the corpus seen d tokens back; facts: answer a query about a fact stored d tokens back (a model trained on bigram-recall, whose GGUF names the task)", DefaultValueFactory = _ => "passage" };
-        task.AcceptOnlyFromAmong("passage", "facts");
         var file = new Option<string?>("--file", "-f") { Description = "Corpus the passages and the filler come from (--task passage)" };
         var leadIn = new Option<int>("--lead-in") { Description = "Tokens before the passage or fact", DefaultValueFactory = _ => 8 };
         var cache = new Option<string>("--cache") { Description = "Cache policies, comma-separated (equal budgets for a fair comparison, e.g. sink:4+60,h2o:4+30+30,tova:4+60)", DefaultValueFactory = _ => "full,sink:4+60" };
@@ -44,7 +43,9 @@ internal static class RecallCommand
                 Distances = ds, Trials = r.GetValue(trials), PassageLength = r.GetValue(length), Seed = r.GetValue(seed),
                 LeadIn = r.GetValue(leadIn), Threads = Cli.CheckThreads(r.GetValue(threads)),
             };
-            bool facts = r.GetValue(task) == "facts";
+            string taskName = r.GetValue(task)!;
+            if (taskName is not ("passage" or "facts")) throw new ArgumentException($"unknown task '{taskName}' (known: passage, facts)", "--task");
+            bool facts = taskName == "facts";
             string? corpus = r.GetValue(file);
             if (!facts && corpus == null) throw new ArgumentException("--task passage needs a corpus: -f FILE", "--file");
             if (corpus != null && !File.Exists(corpus)) throw new FileNotFoundException($"corpus not found: {corpus}", corpus);

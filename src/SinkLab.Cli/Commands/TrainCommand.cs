@@ -13,9 +13,10 @@ internal static class TrainCommand
         var config = new Option<string?>("--config", "-c") { Description = "Training config (JSON); defaults apply when omitted" };
         var set = new Option<string[]>("--set") { Description = "Override a setting: key=value (dotted keys, e.g. model.layers=4)", AllowMultipleArgumentsPerToken = false };
         var resume = new Option<bool>("--resume") { Description = "Continue from out_dir/checkpoint.bin" };
+        var device = new Option<string?>("--device") { Description = "auto (CUDA when TorchSharp finds a GPU, else the CPU), cpu or cuda" };
         var probe = new Option<int?>("--probe-every") { Description = "Measure sink rate, α₀ and the first token's cost with the engine every N steps (out_dir/probes.jsonl)" };
         var json = Cli.JsonOption();
-        var cmd = new Command("train", "Train a small Llama-style model (TorchSharp) and export it to GGUF") { config, set, resume, probe, json };
+        var cmd = new Command("train", "Train a small Llama-style model (TorchSharp) and export it to GGUF") { config, set, resume, probe, device, json };
         cmd.SetAction(r => Cli.Guard(() =>
         {
             string? path = r.GetValue(config);
@@ -26,6 +27,7 @@ internal static class TrainCommand
                 if (every <= 0) throw new ArgumentException($"--probe-every must be ≥ 1 (got {every})", "--probe-every");
                 c = c with { ProbeEvery = every };
             }
+            if (r.GetValue(device) is string d) c = c with { Device = d };
             TrainResult result = null!;
             Cli.WithStagedProgress(p => result = Trainer.Run(c, r.GetValue(resume), p == null ? null : new SyncProgress<StepRecord>(s =>
                 p.Report(($"train {c.Name}: loss {s.Loss:F3}, {s.TokensPerSecond:F0} tok/s", s.Step, c.Steps)))));

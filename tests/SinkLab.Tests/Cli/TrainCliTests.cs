@@ -49,6 +49,9 @@ public class TrainCliTests
     [InlineData("train", "--probe-every", "0")]
     [InlineData("train", "--probe-every", "-5")]
     [InlineData("train", "--set", "probe_every=-1")]
+    [InlineData("train", "--device", "tpu")]
+    [InlineData("train", "--device", "cuda")]   // this build's libtorch is the CPU one: no CUDA device, ever
+    [InlineData("train", "--set", "device=gpu")]
     public void BadSettingsFailWithOneLine(params string[] args)
     {
         var (code, stdout, stderr) = CliTests.Run(args);

@@ -136,5 +136,8 @@ public class FactRecallTests
         (code, _, err) = CliTests.Run("recall", Shared.StoriesF32);
         Assert.Equal(2, code);
         Assert.Contains("--file", err);
+        (code, _, err) = CliTests.Run("recall", Shared.StoriesF32, "--task", "quiz");
+        Assert.Equal(2, code);
+        Assert.Contains("--task", err);
     }
 }
