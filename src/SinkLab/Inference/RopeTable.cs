@@ -8,18 +8,26 @@ namespace SinkLab.Inference;
 internal sealed class RopeTable
 {
     private readonly double[] _invFreq;
+    private readonly double _magnitude = 1;
 
     public RopeTable(RopeConfig config, int ropeDim, float[]? freqFactors, int batch, bool pinned)
     {
         Config = config;
         int half = ropeDim / 2;
         _invFreq = new double[half];
+        (double low, double high) = config.Yarn?.CorrectionRange(ropeDim, config.Base) ?? (0, 0);
         for (int i = 0; i < half; i++)
         {
             double f = Math.Pow(config.Base, -2.0 * i / ropeDim) * config.FreqScale;
             if (freqFactors != null) f /= freqFactors[i];
+            if (config.Yarn is { } yarn)
+            {
+                double r = 1 - Math.Clamp((i - low) / Math.Max(0.001, high - low), 0, 1);   // 1: keep, 0: interpolate
+                f *= (1 - r) / yarn.Factor + r;
+            }
             _invFreq[i] = f;
         }
+        if (config.Yarn is { } y) _magnitude = y.Magnitude;
         Cos = new float[batch * half];
         Sin = new float[batch * half];
         PinCos = new float[pinned ? batch * half : 0];
@@ -42,8 +50,8 @@ internal sealed class RopeTable
         for (int i = 0; i < half; i++)
         {
             double theta = position * _invFreq[i];
-            cos[i] = (float)Math.Cos(theta);
-            sin[i] = (float)Math.Sin(theta);
+            cos[i] = (float)(Math.Cos(theta) * _magnitude);
+            sin[i] = (float)(Math.Sin(theta) * _magnitude);
         }
     }
 }

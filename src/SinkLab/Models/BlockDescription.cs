@@ -73,10 +73,40 @@ public enum RopeStyle
     NeoX,
 }
 
-/// <summary>RoPE frequencies of a layer: θ_i = base^(−2i/n_rot) · <see cref="FreqScale"/> (÷ rope_freqs factor).</summary>
+/// <summary>RoPE frequencies of a layer: θ_i = base^(−2i/n_rot) · <see cref="FreqScale"/> (÷ rope_freqs factor), or
+/// YaRN's blend of interpolated and original frequencies when <see cref="Yarn"/> is set.</summary>
 /// <param name="Base">rope.freq_base (or the sliding-window base for local layers).</param>
-/// <param name="FreqScale">Linear position scaling, 1 / rope.scaling.factor (1 when unscaled).</param>
-public sealed record RopeConfig(float Base, float FreqScale = 1f);
+/// <param name="FreqScale">Linear position scaling, 1 / rope.scaling.factor (1 when unscaled or YaRN).</param>
+/// <param name="Yarn">YaRN scaling (rope.scaling.type = yarn), or null.</param>
+public sealed record RopeConfig(float Base, float FreqScale = 1f, YarnScaling? Yarn = null);
+
+/// <summary>
+/// YaRN RoPE scaling (Peng et al. 2023) as ggml computes it with llama.cpp's defaults (ext_factor 1, β_fast 32,
+/// β_slow 1, attention factor 1): for pair i of n_rot dimensions, with the correction range
+/// low = max(0, ⌊n_rot·ln(n_ctx_orig / (β_fast·2π)) / (2 ln base)⌋), high = min(n_rot − 1, ⌈n_rot·ln(n_ctx_orig / (β_slow·2π)) / (2 ln base)⌉)
+/// and r_i = 1 − clamp((i − low) / max(0.001, high − low), 0, 1), the angle is θ_i·pos·((1 − r_i)/factor + r_i), and
+/// cos and sin are multiplied by m = 1 + 0.1·ln(factor) (so Q·K grows by m²). High-frequency pairs keep their angles,
+/// low-frequency ones are interpolated by the factor.
+/// </summary>
+/// <param name="Factor">rope.scaling.factor (> 1 stretches the context).</param>
+/// <param name="OriginalContext">rope.scaling.original_context_length.</param>
+public sealed record YarnScaling(float Factor, int OriginalContext)
+{
+    /// <summary>β_fast: rotations per original context below which a pair is interpolated fully.</summary>
+    public const float BetaFast = 32f;
+    /// <summary>β_slow: rotations per original context above which a pair keeps its frequency.</summary>
+    public const float BetaSlow = 1f;
+
+    /// <summary>The correction range [low, high] of pair indices for <paramref name="ropeDim"/> rotated dimensions.</summary>
+    public (double Low, double High) CorrectionRange(int ropeDim, double freqBase)
+    {
+        double Dim(float beta) => ropeDim * Math.Log(OriginalContext / (beta * 2 * Math.PI)) / (2 * Math.Log(freqBase));
+        return (Math.Max(0, Math.Floor(Dim(BetaFast))), Math.Min(ropeDim - 1, Math.Ceiling(Dim(BetaSlow))));
+    }
+
+    /// <summary>The factor on cos and sin: 1 + 0.1·ln(factor).</summary>
+    public double Magnitude => 1 + 0.1 * Math.Log(Factor);
+}
 
 /// <summary>What differs from layer to layer: the attention window and the RoPE frequencies.</summary>
 /// <param name="Window">Sliding window: a query at p sees keys k with p − k &lt; Window; 0 = full causal attention.</param>
@@ -96,7 +126,8 @@ public static class LayerSpecSummary
         {
             LayerSpec spec = g.Key;
             string window = spec.Window == 0 ? "full attention" : $"window {spec.Window}";
-            string rope = $"RoPE base {spec.Rope.Base.ToString("G", ci)}" + (spec.Rope.FreqScale != 1f ? $" × {spec.Rope.FreqScale.ToString("G", ci)}" : "");
+            string rope = $"RoPE base {spec.Rope.Base.ToString("G", ci)}" + (spec.Rope.FreqScale != 1f ? $" × {spec.Rope.FreqScale.ToString("G", ci)}" : "")
+                + (spec.Rope.Yarn is { } y ? $", YaRN ×{y.Factor.ToString("G", ci)} from {y.OriginalContext}" : "");
             int[] ids = g.Select(x => x.i).ToArray();
             string which = ids.Length == layers.Count ? "all layers" : (ids.Length == 1 ? "layer " : "layers ") + Ranges(ids);
             return $"{window}, {rope}: {which}";

@@ -62,7 +62,7 @@ internal static unsafe class ModelLoader
             throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.RopeDimensionCount)}'", "an even number", Text(ropeDim));
         float freqBase = k.Float(GgufKeys.RopeFreqBase, 10000f);
         if (!(freqBase > 0)) throw new GgufFormatException(f.FilePath, -1, $"metadata key '{S(GgufKeys.RopeFreqBase)}'", "a positive base", Text(freqBase));
-        var global = new RopeConfig(freqBase, RopeScale(f, k));
+        var global = RopeOf(f, k, freqBase);
         LayerSpec[] specs = arch.LayerSpecs(k, sizes, global);
         foreach (LayerSpec spec in specs)
             if (!(spec.Rope.Base > 0))
@@ -103,16 +103,23 @@ internal static unsafe class ModelLoader
         return (arch, config);
     }
 
-    /// <summary>Linear RoPE scaling (1 / rope.scaling.factor) or 1; other scalings are refused by name.</summary>
-    private static float RopeScale(GgufFile f, ArchKeys k)
+    /// <summary>The RoPE of the model's layers: linear scaling (1 / rope.scaling.factor), YaRN (factor and
+    /// rope.scaling.original_context_length, llama.cpp's default β and attention factor), or none; other scalings,
+    /// and YaRN keys SinkLab does not apply, are refused by name.</summary>
+    private static RopeConfig RopeOf(GgufFile f, ArchKeys k, float freqBase)
     {
         string? scaling = f.GetStringOrNull(k.Key(GgufKeys.RopeScalingType));
-        if (scaling is null or "none") return 1f;
-        if (scaling is not "linear")
-            throw new ModelNotSupportedException(scaling, $"{f.FilePath}: rope scaling '{scaling}' is not supported (supported: none, linear, llama3 via rope_freqs.weight)");
+        if (scaling is null or "none") return new RopeConfig(freqBase);
+        if (scaling is not ("linear" or "yarn"))
+            throw new ModelNotSupportedException(scaling, $"{f.FilePath}: rope scaling '{scaling}' is not supported (supported: none, linear, yarn, llama3 via rope_freqs.weight)");
         float factor = k.Float(GgufKeys.RopeScalingFactor, 1f);
         if (!(factor > 0)) throw new GgufFormatException(f.FilePath, -1, $"metadata key '{k.Key(GgufKeys.RopeScalingFactor)}'", "a positive factor", factor.ToString(CultureInfo.InvariantCulture));
-        return 1f / factor;
+        if (scaling == "linear") return new RopeConfig(freqBase, 1f / factor);
+        foreach (string key in new[] { "rope.scaling.attn_factor", "rope.scaling.yarn_beta_fast", "rope.scaling.yarn_beta_slow", "rope.scaling.yarn_ext_factor", "rope.scaling.yarn_log_multiplier" })
+            if (f.TryGetValue(k.Key(key), out _))
+                throw new ModelNotSupportedException(key, $"{f.FilePath}: YaRN with '{k.Key(key)}' is not supported (SinkLab applies llama.cpp's defaults only)");
+        int original = k.Int(GgufKeys.RopeScalingOriginalContext, 1, int.MaxValue);
+        return new RopeConfig(freqBase, 1f, new YarnScaling(factor, original));
     }
 
     private static ModelWeights LoadWeights(GgufFile f, ModelConfig c)
