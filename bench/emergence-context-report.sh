@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Tables of the natural-text context sweep (docs/results/emergence.md, "Context length on natural text") from the
-# finished runs of bench/emergence-context.sh: for each training context T and seed, `sinklab inspect` on 64 held-out
-# TinyStories windows at the common evaluation length 32 and at the run's own T; per T the mean over seeds of
+# finished runs of bench/emergence-context.sh: for each training context T and seed, `sinklab inspect` on 64
+# War and Peace windows (the training corpus) at the common evaluation length 32 and at the run's own T; per T the mean over seeds of
 # α₀ / ū (ū = the uniform floor, mean over query positions of 1/(t+1)) with a 95 % t-interval, the sink rates, the
 # first token's NLL cost and the final validation loss. Runs not finished yet are listed as missing.
 # Usage: bash bench/emergence-context-report.sh [runs dir, default runs/emergence]   → writes docs/results/emergence/context-natural.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs="${1:-runs/emergence}"
-corpus=../shared/data/corpora/tinystories_valid_slice.txt
+corpus=../shared/data/corpora/war_and_peace_pg2600.txt
 out=docs/results/emergence
 mkdir -p "$out"
 tmp=$(mktemp -d)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The natural-text context sweep of docs/results/emergence.md ("Context length on natural text"): 5 contexts × 3 seeds,
-# width 128, 4 layers, 2,000 steps of 8,192 tokens each, probes every 250 steps. Every run resumes where it stopped
+# width 128, 4 layers, War and Peace, 1,000 steps of 8,192 tokens each, probes every 100 steps. Every run resumes where it stopped
 # (exact --resume), so the script can be rerun across sessions until all 15 are done; finished runs are skipped.
 # Usage: bash bench/emergence-context.sh [parallel runs, default 2] [seeds, default "1 2 3"]
 set -euo pipefail
