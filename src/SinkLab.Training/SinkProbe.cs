@@ -55,5 +55,5 @@ public static class SinkProbe
 
     /// <summary>Appends one probe to the run's <c>probes.jsonl</c>.</summary>
     public static void Append(string path, ProbeRecord record) =>
-        File.AppendAllText(path, JsonSerializer.Serialize(record, new JsonSerializerOptions(TrainConfig.Json) { WriteIndented = false }) + "\n");
+        File.AppendAllText(path, JsonSerializer.Serialize(record, Trainer.Compact) + "\n");
 }

@@ -32,7 +32,8 @@ public sealed record TrainResult(TrainConfig Config, string Gguf, double FinalEv
 /// </summary>
 public static class Trainer
 {
-    private static readonly JsonSerializerOptions Compact = new(TrainConfig.Json) { WriteIndented = false };
+    /// <summary>One JSON object per line (metrics.jsonl, probes.jsonl).</summary>
+    internal static readonly JsonSerializerOptions Compact = new(TrainConfig.Json) { WriteIndented = false };
 
     /// <summary>Prepares data for a config: the vocabulary and the windows.</summary>
     public static (Vocabulary Vocab, TrainingData Data, int SinkId) Prepare(TrainConfig c)

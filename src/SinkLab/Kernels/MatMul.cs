@@ -154,15 +154,15 @@ internal sealed unsafe class MatMul : ParallelJob
                 {
                     if (_packed[i] != 0)
                         r0 = w.Type == GgmlType.Q6_K
-                            ? RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qk, w.Cols / 256, Q6KGroups.BlockBytes, &Q6KGroups.Tile4, &Q6KGroups.Dot1)
-                            : RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qk, w.Cols / 256, Q4KGroups.BlockBytes, &Q4KGroups.Tile4, &Q4KGroups.Dot1);
+                            ? RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qk, w, &Q6KGroups.Tile4, &Q6KGroups.Dot1)
+                            : RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qk, w, &Q4KGroups.Tile4, &Q4KGroups.Dot1);
                     if (r0 < r1) RowsQuantized(w, r0, r1, y, yStride, qk, w.Cols / 256, QuantDot.ForSuperBlocks(w.Type), QuantTile.ForSuperBlocks(w.Type));
                 }
                 break;
             default:
                 fixed (ActivationBlock* qx = _qx)
                 {
-                    if (_packed[i] != 0) r0 = RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qx, w.Cols / 32, Q8Groups.BlockBytes, &Q8Groups.Tile4, &Q8Groups.Dot1);
+                    if (_packed[i] != 0) r0 = RowsPacked((byte*)_packed[i], r0, r1, y, yStride, qx, w, &Q8Groups.Tile4, &Q8Groups.Dot1);
                     if (r0 < r1) RowsQuantized(w, r0, r1, y, yStride, qx, w.Cols / 32, QuantDot.For(w.Type), QuantTile.For(w.Type));
                 }
                 break;
@@ -206,9 +206,11 @@ internal sealed unsafe class MatMul : ParallelJob
     /// <see cref="Q6KGroups"/>, <see cref="Q8Groups"/>): four tokens at a time, the rest one by one. Returns the first
     /// row not done (r1 unless the matrix ends in a part group, whose rows the row kernels take).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private int RowsPacked<TAct>(byte* packed, int r0, int r1, float* y, int yStride, TAct* acts, int blocks, int blockBytes,
+    private int RowsPacked<TAct>(byte* packed, int r0, int r1, float* y, int yStride, TAct* acts, WeightMatrix w,
         delegate*<byte*, TAct*, int, int, float*, void> tile, delegate*<byte*, TAct*, int, float*, void> one) where TAct : unmanaged
     {
+        GroupLayout layout = Q4KGroups.Layout(w.Type);
+        int blocks = w.Cols / layout.Elements, blockBytes = layout.BlockBytes;
         int g0 = r0 / Q4KGroups.Rows, g1 = r1 / Q4KGroups.Rows;
         float* out32 = stackalloc float[Q4KGroups.Rows * QuantTile.Tokens];
         for (int t0 = 0; t0 < _n; t0 += TokenChunk)

@@ -2,7 +2,22 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
+using SinkLab.Gguf;
+
 namespace SinkLab.Kernels;
+
+/// <summary>A repacked layout: elements per block, bytes per group of eight rows and block, and the packer
+/// (source rows, bytes per source row, groups, blocks per row, destination).</summary>
+internal readonly unsafe struct GroupLayout(int elements, int blockBytes, delegate*<byte*, int, int, int, byte*, void> pack)
+{
+    /// <summary>No repacked layout.</summary>
+    public static GroupLayout None => default;
+    public int Elements { get; } = elements;
+    public int BlockBytes { get; } = blockBytes;
+    public delegate*<byte*, int, int, int, byte*, void> Pack { get; } = pack;
+    /// <summary>Whether the type has a layout here.</summary>
+    public bool Exists => Elements > 0;
+}
 
 /// <summary>
 /// Q4_K repacked at load into groups of eight rows, the layout llama.cpp's CPU backend also repacks Q4_K into
@@ -32,6 +47,17 @@ internal static unsafe class Q4KGroups
     /// <c>SINKLAB_REPACK=0</c> switches it off (to measure the row kernels against it in benchmarks). A copy already
     /// made is kept, unused while off.</summary>
     public static bool Enabled { get; set; } = Supported && Environment.GetEnvironmentVariable("SINKLAB_REPACK") != "0";
+
+    /// <summary>How a matrix of <paramref name="type"/> is repacked here (Q4_K, Q6_K, and Q8_0 where
+    /// <see cref="Q8Groups.Supported"/>), or <see cref="GroupLayout.None"/>: the one table the weights and the product
+    /// both read.</summary>
+    public static GroupLayout Layout(GgmlType type) => type switch
+    {
+        GgmlType.Q4_K => new GroupLayout(256, BlockBytes, &Pack),
+        GgmlType.Q6_K => new GroupLayout(256, Q6KGroups.BlockBytes, &Q6KGroups.Pack),
+        GgmlType.Q8_0 when Q8Groups.Supported => new GroupLayout(32, Q8Groups.BlockBytes, &Q8Groups.Pack),
+        _ => GroupLayout.None,
+    };
 
     /// <summary>Packs rows [8g, 8g + 8) of a Q4_K matrix (<paramref name="rowBytes"/> bytes per row,
     /// <paramref name="superBlocks"/> blocks each) for every whole group g into <paramref name="dst"/>

@@ -48,8 +48,7 @@ public sealed unsafe class WeightMatrix
     {
         get
         {
-            if (!(Type is GgmlType.Q4_K or GgmlType.Q6_K || Type == GgmlType.Q8_0 && Kernels.Q8Groups.Supported)
-                || Rows < Kernels.Q4KGroups.Rows || !Kernels.Q4KGroups.Enabled) return null;
+            if (Rows < Kernels.Q4KGroups.Rows || !Kernels.Q4KGroups.Enabled || !Kernels.Q4KGroups.Layout(Type).Exists) return null;
             byte[] packed = _packed ?? PackOnce();
             return (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(packed));
         }
@@ -61,19 +60,10 @@ public sealed unsafe class WeightMatrix
         {
             if (_packed != null) return _packed;
             int groups = Rows / Kernels.Q4KGroups.Rows;
-            (int blocks, int blockBytes) = Type switch
-            {
-                GgmlType.Q4_K => (Cols / 256, Kernels.Q4KGroups.BlockBytes),
-                GgmlType.Q6_K => (Cols / 256, Kernels.Q6KGroups.BlockBytes),
-                _ => (Cols / 32, Kernels.Q8Groups.BlockBytes),
-            };
-            byte[] a = GC.AllocateUninitializedArray<byte>(checked(groups * blocks * blockBytes), pinned: true);
-            fixed (byte* dst = a)
-            {
-                if (Type == GgmlType.Q4_K) Kernels.Q4KGroups.Pack(Data, RowBytes, groups, blocks, dst);
-                else if (Type == GgmlType.Q6_K) Kernels.Q6KGroups.Pack(Data, RowBytes, groups, blocks, dst);
-                else Kernels.Q8Groups.Pack(Data, RowBytes, groups, blocks, dst);
-            }
+            Kernels.GroupLayout layout = Kernels.Q4KGroups.Layout(Type);
+            int blocks = Cols / layout.Elements;
+            byte[] a = GC.AllocateUninitializedArray<byte>(checked(groups * blocks * layout.BlockBytes), pinned: true);
+            fixed (byte* dst = a) layout.Pack(Data, RowBytes, groups, blocks, dst);
             if (_fileMapped) PageRelease.Release(Data, (long)groups * Kernels.Q4KGroups.Rows * RowBytes);
             return _packed = a;
         }
