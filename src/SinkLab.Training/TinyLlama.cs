@@ -47,10 +47,14 @@ public sealed class TinyLlama : nn.Module<Tensor, Tensor?, Tensor>
     /// <summary>Settings the model was built with.</summary>
     public ModelSettings Settings => _s;
 
+    /// <summary>Where the parameters live (<see cref="MoveTo"/>; the CPU until moved).</summary>
+    public Device Device { get; private set; } = CPU;
+
     /// <summary>Moves the parameters and the RoPE tables to <paramref name="device"/> (before the optimizer is made).</summary>
     public TinyLlama MoveTo(Device device)
     {
         ArgumentNullException.ThrowIfNull(device);
+        Device = device;
         if (device.type == DeviceType.CPU) return this;
         this.to(device);
         Tensor cos = _cos.to(device), sin = _sin.to(device);

@@ -175,7 +175,7 @@ public static class Trainer
 
     private static Tensor Loss(TinyLlama model, Batch b, int vocab)
     {
-        Device device = model.parameters().First().device;
+        Device device = model.Device;
         using Tensor inputs = tensor(b.Inputs, [b.Size, b.Context], device: device);
         using Tensor targets = tensor(b.Targets, [b.Size * b.Context], device: device);
         using Tensor? allowed = b.Allowed is null ? null : tensor(b.Allowed, [b.Size, b.Context, b.Context], device: device);

@@ -455,9 +455,9 @@ public sealed unsafe partial class InferenceSession : IDisposable
 
     /// <summary>Slots per row of the transposed keys: the context rounded up to 16 floats (a 64-byte line), plus 16 more
     /// when that is an even number of lines. Scores read one line from each of head_dim key rows; with a power-of-two
-    /// context (2048: rows 8 KB apart) all of those lines fall into the same L1 set and evict one another, which cost
-    /// prefill attention on the 100m synth about half its time. An odd number of lines between rows spreads them over
-    /// every set.</summary>
+    /// context (2048: rows 8 KB apart) all of those lines fall into the same L1 set and can evict one another. An odd
+    /// number of lines between rows spreads them over every set (no change was measurable on the 100m synth, where the
+    /// head's keys stay in L2; docs/benchmarks.md).</summary>
     internal static int KvStride(int context)
     {
         int s = (context + 15) / 16 * 16;

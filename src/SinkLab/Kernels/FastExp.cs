@@ -7,8 +7,8 @@ namespace SinkLab.Kernels;
 /// e^x in single precision for the hot element-wise loops (attention softmax, SwiGLU), eight lanes at a time:
 /// Cephes' <c>expf</c> (range reduction by n = round(x·log₂e) with ln 2 split in two, a degree-6 polynomial on
 /// [−ln2/2, ln2/2], 2ⁿ built in the exponent bits), within 2 ulp of the true value (tested against double). .NET's
-/// <c>TensorPrimitives.Exp</c> widens each float to double and was 4–7 ns per element here; a 512-token prefill of the
-/// 100m synth spent more time in its attention softmax than in the attention products (docs/benchmarks.md).
+/// <c>TensorPrimitives.Exp</c> widens each float to double: the softmax of four 256-key rows took 4–7 µs, about as long
+/// as scoring and weight-summing them (1.9 µs now; docs/benchmarks.md).
 /// llama.cpp also uses its own vector <c>expf</c>. Tails shorter than a vector run the same code on a padded copy, so
 /// every element gets the same result wherever it sits. Below −87.3 the result is 0 (no denormals); NaN stays NaN.
 /// </summary>
