@@ -151,8 +151,22 @@ internal sealed class TinyBlock : nn.Module
             k = k.repeat_interleave(H / KV, dim: 1);
             v = v.repeat_interleave(H / KV, dim: 1);
         }
-        Tensor scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(hd);         // [B, H, T, T]
         Tensor mask = visible.unsqueeze(1);                                       // [B or 1, 1, T, T]
+        Tensor att;
+        if (_s.FusedAttention && _s.Attention == AttentionVariant.Softmax)
+            att = nn.functional.scaled_dot_product_attention(q, k, v, mask);    // same 1/√hd scale, masked keys left out
+        else
+            att = ExplicitAttention(q, k, v, mask, B, T);
+        if (gate is not null) att = att * sigmoid(gate.forward(xn)).transpose(1, 2).unsqueeze(-1);
+        x = x + wo.forward(att.transpose(1, 2).reshape(B, T, H * hd));
+        Tensor hn = TinyLlama.RmsNorm(x, ffn_norm, _s.RmsEps);
+        return x + w2.forward(nn.functional.silu(w1.forward(hn)) * w3.forward(hn));
+    }
+
+    private Tensor ExplicitAttention(Tensor q, Tensor k, Tensor v, Tensor mask, long B, long T)
+    {
+        int H = _s.Heads, hd = _s.HeadDim;
+        Tensor scores = q.matmul(k.transpose(-2, -1)) / Math.Sqrt(hd);         // [B, H, T, T]
         Tensor weights;
         switch (_s.Attention)
         {
@@ -183,11 +197,7 @@ internal sealed class TinyBlock : nn.Module
                 weights = nn.functional.softmax(scores.masked_fill(mask.logical_not(), double.NegativeInfinity), -1);
                 break;
         }
-        Tensor att = weights.matmul(v);                                            // [B, H, T, hd]
-        if (gate is not null) att = att * sigmoid(gate.forward(xn)).transpose(1, 2).unsqueeze(-1);
-        x = x + wo.forward(att.transpose(1, 2).reshape(B, T, H * hd));
-        Tensor hn = TinyLlama.RmsNorm(x, ffn_norm, _s.RmsEps);
-        return x + w2.forward(nn.functional.silu(w1.forward(hn)) * w3.forward(hn));
+        return weights.matmul(v);                                                  // [B, H, T, hd]
     }
 
     public IEnumerable<(string Name, long[] Shape, float[] Data)> Weights()

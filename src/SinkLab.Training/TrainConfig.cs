@@ -49,6 +49,9 @@ public sealed record TrainConfig
     public int ProbeEvery { get; init; }
     /// <summary>Held-out windows per probe.</summary>
     public int ProbeSequences { get; init; } = 16;
+    /// <summary>Softmax attention through libtorch's fused kernel (<see cref="ModelSettings.FusedAttention"/>); the
+    /// committed grids and models made before it existed pin <c>false</c> so their tables reproduce bit for bit.</summary>
+    public bool FusedAttention { get; init; } = true;
 
 #pragma warning disable CS1591
     public sealed record ModelSection
@@ -70,6 +73,9 @@ public sealed record TrainConfig
         /// <summary>"bytes", or a GGUF file whose tokenizer to use (e.g. stories260K).</summary>
         public string Tokenizer { get; init; } = "bytes";
         public string Packing { get; init; } = "bos-per-doc";
+        /// <summary>Minimum-context training: only predictions that see at least this many tokens of their window
+        /// (BOS included) are scored, in training and validation loss; 0 = every prediction.</summary>
+        public int MinContext { get; init; }
         /// <summary>Characters of the corpus to use (0 = all).</summary>
         public int MaxChars { get; init; }
         /// <summary>Share of training windows with a repeated passage (copy training, for recall tests); 0 = none.</summary>
@@ -127,7 +133,8 @@ public sealed record TrainConfig
             for (int i = 0; i < keys.Length - 1; i++)
                 node = node[keys[i]] ?? (node[keys[i]] = new JsonObject());
             string raw = o[(eq + 1)..];
-            node[keys[^1]] = double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && !raw.Contains('"')
+            node[keys[^1]] = bool.TryParse(raw, out bool flag) ? JsonValue.Create(flag)
+                : double.TryParse(raw, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && !raw.Contains('"')
                 ? JsonValue.Create(d) : JsonValue.Create(raw);
         }
         try
@@ -163,5 +170,7 @@ public sealed record TrainConfig
         if (ProbeEvery < 0) throw new ArgumentException($"probe_every must be ≥ 0 (0 = no probes; got {ProbeEvery})");
         if (ProbeSequences < 1) throw new ArgumentException($"probe_sequences must be ≥ 1 (got {ProbeSequences})");
         if (Data.Source == "bigram-recall") _ = Data.Task(Seed);
+        if (Data.MinContext < 0 || Data.MinContext >= Model.Context)
+            throw new ArgumentException($"data.min_context must be in [0, model.context − 1] = [0, {Model.Context - 1}] (got {Data.MinContext})");
     }
 }

@@ -94,6 +94,7 @@ public static class Trainer
         {
             Vocab = vocab.Count, Dim = c.Model.Dim, Layers = c.Model.Layers, Heads = c.Model.Heads, KvHeads = c.Model.KvHeads,
             Hidden = c.Model.Hidden, Context = c.Model.Context, Attention = c.Variant, SigmoidBias = c.Model.SigmoidBias,
+            FusedAttention = c.FusedAttention,
         };
         settings.Validate();
         Device device = ResolveDevice(c.Device);
@@ -129,16 +130,7 @@ public static class Trainer
             double lr = LearningRate(c, step);
             foreach (var g in opt.ParamGroups) g.LearningRate = lr;
             Batch b = data.Train(c.Seed, step, c.Batch, T);
-            double loss;
-            using (var scope = NewDisposeScope())
-            {
-                opt.zero_grad();
-                Tensor l = Loss(model, b, settings.Vocab);
-                l.backward();
-                if (c.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), c.ClipNorm);
-                opt.step();
-                loss = l.item<float>();
-            }
+            double loss = Step(model, opt, b, c);
             int done = step + 1;
             double? ev = null;
             if (done % c.EvalEvery == 0 || done == c.Steps) ev = evalLoss = Evaluate(model, data, c, settings.Vocab);
@@ -173,15 +165,43 @@ public static class Trainer
         };
     }
 
-    private static Tensor Loss(TinyLlama model, Batch b, int vocab)
+    /// <summary>One optimizer step on a batch as <see cref="Run"/> takes it (the learning rate already set): loss,
+    /// backward, gradient clipping, AdamW; returns the batch's loss. Public for the training benchmark.</summary>
+    public static double Step(TinyLlama model, optim.Optimizer opt, Batch b, TrainConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(opt);
+        ArgumentNullException.ThrowIfNull(b);
+        ArgumentNullException.ThrowIfNull(c);
+        using var scope = NewDisposeScope();
+        opt.zero_grad();
+        Tensor l = Loss(model, b, model.Settings.Vocab, c.Data.MinContext);
+        l.backward();
+        if (c.ClipNorm > 0) nn.utils.clip_grad_norm_(model.parameters(), c.ClipNorm);
+        opt.step();
+        return l.item<float>();
+    }
+
+    /// <summary>Mean cross-entropy of a batch; with <paramref name="minContext"/> k > 0 only the predictions at window
+    /// positions i ≥ k − 1 (which see ≥ k tokens) count: the others' targets become the ignored index.</summary>
+    private static Tensor Loss(TinyLlama model, Batch b, int vocab, int minContext)
     {
         Device device = model.Device;
+        long[] t = b.Targets;
+        if (minContext > 1)
+        {
+            t = (long[])t.Clone();
+            for (int row = 0; row < b.Size; row++)
+                Array.Fill(t, IgnoredTarget, row * b.Context, minContext - 1);
+        }
         using Tensor inputs = tensor(b.Inputs, [b.Size, b.Context], device: device);
-        using Tensor targets = tensor(b.Targets, [b.Size * b.Context], device: device);
+        using Tensor targets = tensor(t, [b.Size * b.Context], device: device);
         using Tensor? allowed = b.Allowed is null ? null : tensor(b.Allowed, [b.Size, b.Context, b.Context], device: device);
         Tensor logits = model.forward(inputs, allowed);
-        return nn.functional.cross_entropy(logits.view(-1, vocab), targets);
+        return nn.functional.cross_entropy(logits.view(-1, vocab), targets, ignore_index: IgnoredTarget);
     }
+
+    private const long IgnoredTarget = -100;
 
     /// <summary>Mean held-out loss over the config's evaluation batches.</summary>
     public static double Evaluate(TinyLlama model, TrainingData data, TrainConfig c, int vocab)
@@ -193,7 +213,7 @@ public static class Trainer
         using (no_grad())
             for (int i = 0; i < c.EvalBatches; i++)
                 using (var scope = NewDisposeScope())
-                    sum += Loss(model, data.Valid(c.Seed, i, c.Batch, c.Model.Context), vocab).item<float>();
+                    sum += Loss(model, data.Valid(c.Seed, i, c.Batch, c.Model.Context), vocab, c.Data.MinContext).item<float>();
         return sum / c.EvalBatches;
     }
 
