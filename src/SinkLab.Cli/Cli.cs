@@ -50,7 +50,7 @@ internal static class Cli
             return body();
         }
         catch (Exception e) when (e is GgufFormatException or ModelNotSupportedException or ArgumentException or Formats.HuggingFace.HuggingFaceFormatException
-                                      or Templates.TemplateException or IOException or UnauthorizedAccessException or InvalidOperationException)
+                                      or Templates.TemplateException or IOException or InvalidDataException or UnauthorizedAccessException or InvalidOperationException)
         {
             Console.Error.WriteLine($"sinklab: error: {OneLine(e)}");
             return BadInput;

@@ -19,5 +19,6 @@ var root = new RootCommand("SinkLab: run, inspect and stream GGUF language model
     RecallCommand.Create(),
     TrainCommand.CreateTrain(),
     TrainCommand.CreateExperiment(),
+    PlotCommand.Create(),
 };
 return root.Parse(args).Invoke();

@@ -88,6 +88,38 @@ public static class Charts
         return Png(plt);
     }
 
+    /// <summary>Named series of means with error bars (e.g. a 95 % interval over seeds) against x, optionally on a log₂ x
+    /// axis (training contexts 32…512).</summary>
+    public static byte[] ErrorBars(string title, string xLabel, string yLabel,
+        IEnumerable<(string Name, double[] X, double[] Mean, double[] Half)> series, bool log2X = false)
+    {
+        ArgumentNullException.ThrowIfNull(series);
+        var plt = new Plot();
+        foreach (var (name, x, mean, half) in series)
+        {
+            double[] xs = log2X ? x.Select(Math.Log2).ToArray() : x;
+            var line = plt.Add.Scatter(xs, mean);
+            line.LegendText = name;
+            line.MarkerSize = 6;
+            line.LineWidth = 2;
+            if (half.Any(h => h > 0 && double.IsFinite(h)))
+            {
+                var bars = plt.Add.ErrorBar(xs, mean, half.Select(h => double.IsFinite(h) ? h : 0).ToArray());
+                bars.Color = line.Color;
+            }
+        }
+        if (log2X)
+        {
+            double[] ticks = series.SelectMany(s => s.X).Distinct().Order().ToArray();
+            plt.Axes.Bottom.SetTicks(ticks.Select(Math.Log2).ToArray(), ticks.Select(t => t.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToArray());
+        }
+        plt.Title(title);
+        plt.XLabel(xLabel);
+        plt.YLabel(yLabel);
+        plt.ShowLegend();
+        return Png(plt);
+    }
+
     /// <summary>A cloud of (x, y) points (small markers, no lines).</summary>
     public static byte[] Points(string title, string xLabel, string yLabel, (double X, double Y)[] points)
     {

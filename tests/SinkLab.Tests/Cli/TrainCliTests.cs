@@ -60,3 +60,44 @@ public class TrainCliTests
         Assert.Single(stderr.Trim().Split('\n'));
     }
 }
+
+/// <summary>`sinklab plot probes` and `sinklab plot points` end to end.</summary>
+public class PlotCliTests
+{
+    [Fact]
+    public void ProbeCurvesOfTwoSeedsAndAPointTableBecomePngs()
+    {
+        string dir = Directory.CreateTempSubdirectory("sinklab-plot-cli-").FullName;
+        foreach (int seed in new[] { 1, 2 })
+        {
+            var (code, _, stderr) = CliTests.Run("train", "--set", "steps=4", "--set", "warmup=1", "--set", "model.dim=16", "--set", "model.hidden=32",
+                "--set", "model.heads=2", "--set", "model.kv_heads=2", "--set", "model.context=16", "--set", $"seed={seed}", "--set", "eval_every=2",
+                "--set", $"out_dir={Path.Combine(dir, $"tiny-s{seed}")}", "--probe-every", "2");
+            Assert.True(code == 0, stderr);
+        }
+        string png = Path.Combine(dir, "alpha.png");
+        var (pc, _, perr) = CliTests.Run("plot", "probes", Path.Combine(dir, "tiny-s1"), Path.Combine(dir, "tiny-s2"), "-m", "alpha-ratio", "-o", png);
+        Assert.True(pc == 0, perr);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(png)[..4]);
+        string table = Path.Combine(dir, "t.tsv");
+        File.WriteAllLines(table, ["series\tx\tmean\thalf", "own T\t32\t1.5\t0.2", "own T\t64\t2.5\t0.1"]);
+        var (tc, _, terr) = CliTests.Run("plot", "points", table, "--log2-x", "-o", Path.Combine(dir, "t.png"));
+        Assert.True(tc == 0, terr);
+        Assert.True(File.ReadAllBytes(Path.Combine(dir, "t.png")).Length > 1000);
+        Directory.Delete(dir, true);
+    }
+
+    [Theory]
+    [InlineData("probes", "/nonexistent/run-s1")]
+    [InlineData("probes", ".", "-m", "bogus")]
+    [InlineData("points", "/nonexistent/table.tsv")]
+    public void BadPlotInputFailsWithOneLineAndNoFile(params string[] args)
+    {
+        string png = Path.Combine(Path.GetTempPath(), $"sinklab-plot-{Guid.NewGuid():N}.png");
+        var (code, stdout, stderr) = CliTests.Run(["plot", .. args, "-o", png]);
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Single(stderr.Trim().Split('\n'));
+        Assert.False(File.Exists(png));
+    }
+}
