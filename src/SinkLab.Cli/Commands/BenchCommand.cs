@@ -61,9 +61,9 @@ internal static class BenchCommand
         double? promptGflops = pp is { } ppv
             ? ppv.Mean / prompt * (2.0 * SyntheticModel.MatrixParametersPerToken(m) * prompt + 2.0 * m.Config.Dim * prompt * (prompt + 1.0) * m.Config.Layers) / 1e9
             : null;
-        LayerWeights l0 = m.Weights.Layers[0];
-        double? f32Gflops = pp != null && bandwidth ? MatMulProbe.Gflops(GgmlType.F32, l0.FfnUp.Rows, l0.FfnUp.Cols, prompt, threads) : null;
-        double? typeGflops = pp != null && bandwidth && l0.FfnUp.Type != GgmlType.F32 ? MatMulProbe.Gflops(l0.FfnUp.Type, l0.FfnUp.Rows, l0.FfnUp.Cols, prompt, threads) : null;
+        WeightMatrix probe = m.Weights.Layers[0].FfnUp ?? m.Weights.Layers[0].Experts!.Up[0];   // an expert's up projection in MoE models
+        double? f32Gflops = pp != null && bandwidth ? MatMulProbe.Gflops(GgmlType.F32, probe.Rows, probe.Cols, prompt, threads) : null;
+        double? typeGflops = pp != null && bandwidth && probe.Type != GgmlType.F32 ? MatMulProbe.Gflops(probe.Type, probe.Rows, probe.Cols, prompt, threads) : null;
         if (json)
         {
             Cli.WriteJson(new
@@ -85,9 +85,9 @@ internal static class BenchCommand
                 ReadBandwidthFraction = readFraction,
                 ComputeScaling = computeScaling,
                 PromptGflops = promptGflops,
-                MatmulShape = pp != null && bandwidth ? $"{l0.FfnUp.Rows}x{l0.FfnUp.Cols}x{prompt}" : null,
+                MatmulShape = pp != null && bandwidth ? $"{probe.Rows}x{probe.Cols}x{prompt}" : null,
                 MatmulF32Gflops = f32Gflops,
-                MatmulType = pp != null && bandwidth ? l0.FfnUp.Type.ToString() : null,
+                MatmulType = pp != null && bandwidth ? probe.Type.ToString() : null,
                 MatmulTypeGflops = typeGflops,
                 ProcessorCount = Environment.ProcessorCount,
                 Runtime = System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription,
@@ -105,7 +105,7 @@ internal static class BenchCommand
             AnsiConsole.MarkupLine($"a vector multiply-add loop runs {cs:F2}× as fast on {threads} threads as on one (SIMD compute available to the threads)");
         if (promptGflops is double pg)
             AnsiConsole.MarkupLine($"prefill: {pg:F1} GFLOP/s" + (f32Gflops is double fg
-                ? $"; float32 matmul {l0.FfnUp.Rows}×{l0.FfnUp.Cols}×{prompt}: {fg:F1} GFLOP/s" + (typeGflops is double tg2 ? $", {l0.FfnUp.Type}: {tg2:F1} GFLOP/s" : "")
+                ? $"; float32 matmul {probe.Rows}×{probe.Cols}×{prompt}: {fg:F1} GFLOP/s" + (typeGflops is double tg2 ? $", {probe.Type}: {tg2:F1} GFLOP/s" : "")
                 : ""));
         return 0;
     }

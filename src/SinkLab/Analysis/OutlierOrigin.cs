@@ -37,7 +37,7 @@ public static class OutlierOriginAnalysis
         Model model = session.Model;
         ModelConfig c = model.Config;
         int dim = c.Dim, layers = c.Layers;
-        HookPoint ffnIn = ActivationQuantization.Points(c) is var q && q.Length > 3 ? q[2] : q[0];
+        HookPoint ffnIn = ActivationQuantization.FfnInput(ActivationQuantization.Points(c));
         var caches = sequences.Select(s => session.RunWithCache(s, n => n.EndsWith("hook_resid_post", StringComparison.Ordinal) || n.EndsWith("hook_resid_pre", StringComparison.Ordinal)
             || n.EndsWith("hook_attn_out", StringComparison.Ordinal) || n.EndsWith("hook_mlp_out", StringComparison.Ordinal)
             || n == HookNames.Name(HookPoint.LnFinal) || n.EndsWith(HookNames.Name(ffnIn, 0)["blocks.0".Length..], StringComparison.Ordinal)
@@ -68,14 +68,15 @@ public static class OutlierOriginAnalysis
         QuadraticFormSpectrum? form = null;
         LayerWeights lw = model.Weights.Layers[maker];
         if (c.Block.Mlp == MlpKind.Gelu) notes.Add("the MLP is not gated (GELU): no quadratic form");
+        else if (lw.Experts != null) notes.Add("the MLP is a mixture of experts: the form would differ per token's choice of experts; not decomposed");
         else if (dim > MaxFormWidth) notes.Add($"width {dim} > {MaxFormWidth}: the {dim}×{dim} form is not decomposed");
         else
         {
             float[] x = sc[ffnIn, maker].Data.AsSpan(best.pos * dim, dim).ToArray();
             int hidden = c.HiddenDim;
-            float[][] gate = Rows(lw.FfnGate!, hidden), up = Rows(lw.FfnUp, hidden);
+            float[][] gate = Rows(lw.FfnGate!, hidden), up = Rows(lw.FfnUp!, hidden);
             var down = new float[hidden];
-            lw.FfnDown.DequantizeRow(best.ch, down);
+            lw.FfnDown!.DequantizeRow(best.ch, down);
             var phi = new double[hidden];
             for (int i = 0; i < hidden; i++)
             {

@@ -58,7 +58,8 @@ public sealed class OutlierStatistics
         _c = config;
         _tokens = tokens;
         HookPoint[] q = ActivationQuantization.Points(config);   // [attn input, z, ffn input, ffn hidden]
-        _points = [("resid", HookPoint.ResidPost), ("attn_in", q[0]), ("ffn_in", q.Length > 3 ? q[2] : q[0]), ("ffn_hidden", HookPoint.MlpPost)];
+        _points = [("resid", HookPoint.ResidPost), ("attn_in", q[0]), ("ffn_in", ActivationQuantization.FfnInput(q)),
+            .. q.Contains(HookPoint.MlpPost) ? [("ffn_hidden", HookPoint.MlpPost)] : Array.Empty<(string, HookPoint)>()];
         _acc = new Acc[config.Layers, _points.Length];
         for (int l = 0; l < config.Layers; l++)
             for (int p = 0; p < _points.Length; p++)

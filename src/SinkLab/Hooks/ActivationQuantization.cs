@@ -27,8 +27,17 @@ public static class ActivationQuantization
     /// <summary>Smallest and largest bit width.</summary>
     public const int MinBits = 2, MaxBits = 16;
 
+    /// <summary>Of <see cref="Points"/>, the one that feeds the MLP (its pre-norm output, the mid-block residual, or the
+    /// block input where attention and MLP share it).</summary>
+    public static HookPoint FfnInput(HookPoint[] points)
+    {
+        ArgumentNullException.ThrowIfNull(points);
+        return points.FirstOrDefault(p => p is HookPoint.Ln2 or HookPoint.ResidMid, points[0]);
+    }
+
     /// <summary>The points quantized on a model of <paramref name="config"/>: linear-layer inputs it emits (models
-    /// without pre-norms quantize the residual stream that feeds attention and MLP instead).</summary>
+    /// without pre-norms quantize the residual stream that feeds attention and MLP instead); mixture-of-experts models
+    /// have no MLP hidden point (the experts' down projections keep float inputs).</summary>
     public static HookPoint[] Points(ModelConfig config)
     {
         ArgumentNullException.ThrowIfNull(config);
@@ -38,7 +47,7 @@ public static class ActivationQuantization
         points.Add(HookPoint.Z);
         if (names.Contains(HookNames.Name(HookPoint.Ln2, 0))) points.Add(HookPoint.Ln2);
         else if (names.Contains(HookNames.Name(HookPoint.ResidMid, 0))) points.Add(HookPoint.ResidMid);
-        points.Add(HookPoint.MlpPost);
+        if (names.Contains(HookNames.Name(HookPoint.MlpPost, 0))) points.Add(HookPoint.MlpPost);   // a mixture of experts has no one hidden layer
         return [.. points];
     }
 

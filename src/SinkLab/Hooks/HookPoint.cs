@@ -8,7 +8,8 @@ namespace SinkLab.Hooks;
 /// embed, pos_embed, resid_pre/mid/post, ln1/ln2 normalized, attn_out, mlp_out [n, dim]; q, z [n, heads, head_dim];
 /// k (after RoPE), v [n, kv_heads, head_dim]; scores (pre-softmax, scaled, soft-capped and ALiBi-biased; entries the
 /// query does not see −∞) and pattern [heads, n, keys]; mlp post [n, hidden]; ln_final [rows, dim]; logits
-/// [rows, vocab], rows = tokens whose logits are computed. Which points a model emits depends on its architecture
+/// [rows, vocab], rows = tokens whose logits are computed; router [n, experts] (mixture-of-experts models, which have
+/// no single mlp hook_post). Which points a model emits depends on its architecture
 /// (<see cref="HookNames.For"/>).
 /// </summary>
 public enum HookPoint
@@ -39,7 +40,10 @@ public enum HookPoint
     ResidMid,
     /// <summary><c>blocks.{l}.ln2.hook_normalized</c> (MLP input; models with an MLP pre-norm)</summary>
     Ln2,
-    /// <summary><c>blocks.{l}.mlp.hook_post</c> (the hidden activation: SwiGLU/GeGLU product or GELU output)</summary>
+    /// <summary><c>blocks.{l}.mlp.hook_router</c> (mixture-of-experts models: the router's logits over the experts,
+    /// [n, experts], bias included, before top-k)</summary>
+    Router,
+    /// <summary><c>blocks.{l}.mlp.hook_post</c> (the hidden activation: SwiGLU/GeGLU product or GELU output; dense MLPs)</summary>
     MlpPost,
     /// <summary><c>blocks.{l}.hook_mlp_out</c> (what the MLP adds to the residual stream, after any post-norm)</summary>
     MlpOut,
@@ -76,6 +80,7 @@ public static class HookNames
             HookPoint.AttnOut => $"blocks.{l}.hook_attn_out",
             HookPoint.ResidMid => $"blocks.{l}.hook_resid_mid",
             HookPoint.Ln2 => $"blocks.{l}.ln2.hook_normalized",
+            HookPoint.Router => $"blocks.{l}.mlp.hook_router",
             HookPoint.MlpPost => $"blocks.{l}.mlp.hook_post",
             HookPoint.MlpOut => $"blocks.{l}.hook_mlp_out",
             HookPoint.ResidPost => $"blocks.{l}.hook_resid_post",
@@ -102,6 +107,8 @@ public static class HookNames
                     HookPoint.Ln1 => b.HasPreNorms,
                     HookPoint.ResidMid => b.Residual == Models.ResidualKind.Sequential,
                     HookPoint.Ln2 => b.HasPreNorms && b.Residual != Models.ResidualKind.ParallelSharedNorm,
+                    HookPoint.Router => b.Moe != null,
+                    HookPoint.MlpPost => b.Moe == null,
                     _ => true,
                 };
                 if (emitted) names.Add(Name(p, l));

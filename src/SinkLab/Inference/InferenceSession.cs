@@ -76,7 +76,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _batch = Math.Min(options.BatchSize, ContextSize);
         Threads = options.Threads;
         _pool = new WorkerPool(options.Threads);
-        int maxCols = Math.Max(Math.Max(_c.Dim, _c.HiddenDim), _c.QDim);
+        int hiddenMax = Math.Max(_c.HiddenDim, _b.Moe?.ExpertHidden ?? 0);
+        int maxCols = Math.Max(Math.Max(_c.Dim, hiddenMax), _c.QDim);
         _matmul = new MatMul(_pool, _batch, maxCols);
         _attention = new AttentionJob(this);
 
@@ -92,10 +93,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _k = P((long)_batch * _c.KvDim);
         _v = P((long)_batch * _c.KvDim);
         _att = P((long)_batch * _c.QDim);
-        _hb = P((long)_batch * _c.HiddenDim);
-        _hb2 = P((long)_batch * _c.HiddenDim);
+        _hb = P((long)_batch * hiddenMax);
+        _hb2 = P((long)_batch * hiddenMax);
+        if (_b.Moe is { } moe) AllocateExperts(moe, P);
         _logits = P(_c.VocabSize);
-        _tmp = P(Math.Max(_c.HiddenDim, _c.Dim));
+        _tmp = P(Math.Max(hiddenMax, _c.Dim));
         _gate = P((long)_batch * _c.Heads);
         _keyCache = P((long)_c.Layers * _kvStride * _c.KvDim);
         _valueCache = P((long)_c.Layers * _kvStride * _c.KvDim);
@@ -384,12 +386,17 @@ public sealed unsafe partial class InferenceSession : IDisposable
     /// bias) in <c>_mo</c>.</summary>
     private void Mlp(int l, LayerWeights lw, float* input, int n)
     {
+        if (lw.Experts is { } experts)
+        {
+            MixtureOfExperts(l, experts, input, n);
+            return;
+        }
         int dim = _c.Dim, hidden = _c.HiddenDim;
         fixed (float* hb = _hb, hb2 = _hb2, mo = _mo)
         {
             if (lw.FfnGate is { } gate)
             {
-                _matmul.Run(input, dim, n, gate, hb, hidden, lw.FfnUp, hb2, hidden);
+                _matmul.Run(input, dim, n, gate, hb, hidden, lw.FfnUp!, hb2, hidden);
                 if (lw.BiasGate != null) AddBias(_hb, lw.BiasGate, n);
                 if (lw.BiasUp != null) AddBias(_hb2, lw.BiasUp, n);
                 for (int t = 0; t < n; t++)
@@ -401,12 +408,12 @@ public sealed unsafe partial class InferenceSession : IDisposable
             }
             else
             {
-                _matmul.Run(lw.FfnUp, input, dim, n, hb, hidden);
+                _matmul.Run(lw.FfnUp!, input, dim, n, hb, hidden);
                 if (lw.BiasUp != null) AddBias(_hb, lw.BiasUp, n);
                 Gelu.Apply(_hb.AsSpan(0, n * hidden), _exactGelu);
             }
             Fire(HookPoint.MlpPost, l, _hb, n, hidden);
-            _matmul.Run(lw.FfnDown, hb, hidden, n, mo, dim);
+            _matmul.Run(lw.FfnDown!, hb, hidden, n, mo, dim);
             if (lw.BiasDown != null) AddBias(_mo, lw.BiasDown, n);
         }
     }

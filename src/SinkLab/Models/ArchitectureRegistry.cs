@@ -12,7 +12,7 @@ public static class ArchitectureRegistry
     private static readonly Architecture[] Rows =
     [
         new Llama(), new Qwen2(), new Qwen3(), new Gemma(), new Gemma2(), new Gemma3(), new Phi3(), new Gpt2(),
-        new GptNeoX(), new Mpt(), new Olmo2(), new Starcoder2(), new StableLm(),
+        new GptNeoX(), new Mpt(), new Olmo2(), new Starcoder2(), new StableLm(), new GptOss(),
     ];
 
     private static readonly Dictionary<string, Architecture> ByName = Rows.ToDictionary(a => a.Name, StringComparer.Ordinal);

@@ -40,7 +40,28 @@ public enum MlpKind
     GeGlu,
     /// <summary>down(gelu(up·x + b) ) + b (GPT-2, GPT-NeoX, MPT, StarCoder 2).</summary>
     Gelu,
+    /// <summary>gpt-oss's clamped SwiGLU: with g = min(gate·x + b, 7) and u = clamp(up·x + b, −7, 7),
+    /// down(g · σ(1.702 g) · (u + 1)) + b (ggml's <c>swiglu_oai</c>).</summary>
+    SwiGluOai,
 }
+
+/// <summary>How a mixture-of-experts block turns router logits into expert weights.</summary>
+public enum ExpertGating
+{
+    /// <summary>The top-k router logits are chosen, then a softmax over those k alone gives their weights (gpt-oss;
+    /// llama.cpp's <c>expert_gating_func</c> 3, "softmax weight").</summary>
+    SoftmaxOfSelected,
+}
+
+/// <summary>A mixture-of-experts feed-forward block: a router (logits = W·x + b over <see cref="Experts"/>), the top
+/// <see cref="Used"/> experts per token weighted by <see cref="Gating"/>, each expert an MLP of
+/// <see cref="ExpertHidden"/> units of the block's <see cref="BlockDescription.Mlp"/> kind; the output is the weighted
+/// sum of the chosen experts' outputs.</summary>
+/// <param name="Experts">expert_count.</param>
+/// <param name="Used">expert_used_count (top-k).</param>
+/// <param name="ExpertHidden">expert_feed_forward_length.</param>
+/// <param name="Gating">How the chosen logits become weights.</param>
+public sealed record MoeSpec(int Experts, int Used, int ExpertHidden, ExpertGating Gating);
 
 /// <summary>How positions enter the model.</summary>
 public enum PositionKind
@@ -178,6 +199,8 @@ public sealed record BlockDescription
     public float ClampQkv { get; init; }
     /// <summary>ALiBi's max bias (only with <see cref="PositionKind.Alibi"/>).</summary>
     public float AlibiMaxBias { get; init; }
+    /// <summary>The feed-forward block is a mixture of experts (each of <see cref="Mlp"/> kind), or null (dense).</summary>
+    public MoeSpec? Moe { get; init; }
 
     /// <summary>The norm before attention exists.</summary>
     public bool HasPreNorms => Placement != NormPlacement.Post;
@@ -205,4 +228,11 @@ public sealed record TensorLayout
     public bool NormBias { get; init; }
     /// <summary>An <c>output.weight</c> is written (otherwise the embedding is tied).</summary>
     public bool Output { get; init; } = true;
+    /// <summary>The pre-MLP norm's tensor name: <c>ffn_norm.weight</c>, or gpt-oss's <c>post_attention_norm.weight</c>
+    /// (the norm after the attention's residual add, before the MoE).</summary>
+    public string FfnNorm { get; init; } = GgufKeys.FfnNorm;
+    /// <summary>Router and experts carry biases (gpt-oss).</summary>
+    public bool ExpertBias { get; init; }
+    /// <summary>Every attention layer has a learned sink logit per head (<c>attn_sinks</c>, gpt-oss).</summary>
+    public bool AttnSinks { get; init; }
 }

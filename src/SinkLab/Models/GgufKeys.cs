@@ -58,6 +58,10 @@ public static class GgufKeys
     public const string RopeScalingFactor = "rope.scaling.factor";
     public const string RopeScalingOriginalContext = "rope.scaling.original_context_length";
     public const string VocabSize = "vocab_size";
+    public const string ExpertCount = "expert_count";
+    public const string ExpertUsedCount = "expert_used_count";
+    public const string ExpertFeedForwardLength = "expert_feed_forward_length";
+    public const string ExpertGatingFunc = "expert_gating_func";   // llama.cpp: 1 softmax, 2 sigmoid, 3 softmax over the chosen
 
     // SinkLab's own keys, for what llama.cpp has no name for.
     public const string AttentionVariant = "sinklab.attention.variant";
@@ -95,6 +99,14 @@ public static class GgufKeys
     public const string FfnDownBias = "ffn_down.bias";
     public const string RopeFactorsLong = "rope_factors_long.weight";   // phi3 LongRoPE (not supported)
     public const string FfnGate = "ffn_gate.weight";
+    public const string FfnGateInp = "ffn_gate_inp.weight";        // MoE router: experts × n_embd
+    public const string FfnGateInpBias = "ffn_gate_inp.bias";
+    public const string FfnGateExps = "ffn_gate_exps.weight";      // MoE experts, 3-D: n_embd × n_ff_exp × n_expert (ggml order)
+    public const string FfnUpExps = "ffn_up_exps.weight";
+    public const string FfnDownExps = "ffn_down_exps.weight";      // n_ff_exp × n_embd × n_expert
+    public const string FfnGateExpsBias = "ffn_gate_exps.bias";    // n_ff_exp × n_expert
+    public const string FfnUpExpsBias = "ffn_up_exps.bias";
+    public const string FfnDownExpsBias = "ffn_down_exps.bias";    // n_embd × n_expert
     public const string FfnDown = "ffn_down.weight";
     public const string FfnUp = "ffn_up.weight";
 #pragma warning restore CS1591

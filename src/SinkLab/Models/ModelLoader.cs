@@ -19,10 +19,10 @@ internal static unsafe class ModelLoader
     public static Model Load(GgufFile f)
     {
         ITokenizer tokenizer = TokenizerFactory.FromGguf(f);
-        ModelConfig config = ReadConfig(f).Config;
+        var (arch, config) = ReadConfig(f);
         if (config.VocabSize != tokenizer.VocabSize)
             throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.TokenEmbedding}' rows", $"the vocabulary size {tokenizer.VocabSize}", config.VocabSize.ToString(CultureInfo.InvariantCulture));
-        return new Model(f, config, LoadWeights(f, config), tokenizer);
+        return new Model(f, config, LoadWeights(f, config, arch.Layout), tokenizer);
     }
 
     /// <summary>The architecture and normalised configuration of <paramref name="f"/> (keys and tensor shapes only).
@@ -77,6 +77,7 @@ internal static unsafe class ModelLoader
         if (!AttentionVariantNames.TryParse(variantName, out AttentionVariant variant))
             throw new ModelNotSupportedException(variantName,
                 $"{f.FilePath}: attention variant '{variantName}' is not supported (supported: {string.Join(", ", AttentionVariantNames.All)})");
+        if (arch.Layout.AttnSinks) variant = AttentionVariant.SinkLogit;   // gpt-oss: learned sink logits in every layer
         var config = new ModelConfig
         {
             Architecture = name,
@@ -122,7 +123,7 @@ internal static unsafe class ModelLoader
         return new RopeConfig(freqBase, 1f, new YarnScaling(factor, original));
     }
 
-    private static ModelWeights LoadWeights(GgufFile f, ModelConfig c)
+    private static ModelWeights LoadWeights(GgufFile f, ModelConfig c, TensorLayout layout)
     {
         BlockDescription b = c.Block;
         int dim = c.Dim, qDim = c.QDim, kvDim = c.KvDim, hidden = c.HiddenDim;
@@ -152,7 +153,8 @@ internal static unsafe class ModelLoader
             }
 
             WeightMatrix? gate = null, up;
-            if (!b.Gated) up = Matrix(f, B(GgufKeys.FfnUp), hidden, dim);
+            if (b.Moe != null) up = null;
+            else if (!b.Gated) up = Matrix(f, B(GgufKeys.FfnUp), hidden, dim);
             else if (f.TryGetTensor(B(GgufKeys.FfnGate), out _))
             {
                 gate = Matrix(f, B(GgufKeys.FfnGate), hidden, dim);
@@ -170,7 +172,7 @@ internal static unsafe class ModelLoader
             {
                 AttnNorm = b.HasPreNorms ? N(GgufKeys.AttnNorm, GgufKeys.AttnNormBias) : null,
                 AttnPostNorm = b.HasPostNorms ? N(GgufKeys.PostAttentionNorm, null) : null,
-                FfnNorm = b.HasPreNorms && b.Residual != ResidualKind.ParallelSharedNorm ? N(GgufKeys.FfnNorm, GgufKeys.FfnNormBias) : null,
+                FfnNorm = b.HasPreNorms && b.Residual != ResidualKind.ParallelSharedNorm ? N(layout.FfnNorm, GgufKeys.FfnNormBias) : null,
                 FfnPostNorm = b.HasPostNorms ? N(GgufKeys.PostFfwNorm, null) : null,
                 Wq = wq, Wk = wk, Wv = wv,
                 BiasQ = bq, BiasK = bk, BiasV = bv,
@@ -180,11 +182,12 @@ internal static unsafe class ModelLoader
                 KNorm = b.QkNorm == QkNormKind.None ? null : new NormWeights(Vector(f, B(GgufKeys.AttnKNorm), kWidth)),
                 FfnGate = gate,
                 FfnUp = up,
-                FfnDown = Matrix(f, B(GgufKeys.FfnDown), dim, hidden),
+                FfnDown = b.Moe == null ? Matrix(f, B(GgufKeys.FfnDown), dim, hidden) : null,
+                Experts = b.Moe is { } moe ? Experts(f, l, moe, dim) : null,
                 BiasGate = gate == null ? null : OptionalVector(f, B(GgufKeys.FfnGateBias), hidden),
-                BiasUp = OptionalVector(f, B(GgufKeys.FfnUpBias), hidden),
-                BiasDown = OptionalVector(f, B(GgufKeys.FfnDownBias), dim),
-                AttnSinks = c.Attention == AttentionVariant.SinkLogit || f.TryGetTensor(B(GgufKeys.AttnSinks), out _) ? Vector(f, B(GgufKeys.AttnSinks), c.Heads) : null,
+                BiasUp = b.Moe == null ? OptionalVector(f, B(GgufKeys.FfnUpBias), hidden) : null,
+                BiasDown = b.Moe == null ? OptionalVector(f, B(GgufKeys.FfnDownBias), dim) : null,
+                AttnSinks = c.Attention == AttentionVariant.SinkLogit || layout.AttnSinks || f.TryGetTensor(B(GgufKeys.AttnSinks), out _) ? Vector(f, B(GgufKeys.AttnSinks), c.Heads) : null,
                 AttnGate = c.Attention == AttentionVariant.Gated ? Matrix(f, B(GgufKeys.AttnGate), c.Heads, dim) : null,
             };
         }
@@ -201,6 +204,45 @@ internal static unsafe class ModelLoader
         if (weights.RopeFreqFactors is { } ff && Array.Exists(ff, x => !(x > 0) || !float.IsFinite(x)))
             throw new GgufFormatException(f.FilePath, -1, $"tensor '{GgufKeys.RopeFreqs}'", "positive finite factors", "a zero, negative or non-finite value");
         return weights;
+    }
+
+    /// <summary>Router and experts of block <paramref name="l"/>: the 3-D expert tensors (ggml ne [cols, rows, experts])
+    /// viewed as one matrix of experts·rows rows and split into per-expert views; shapes that disagree with expert_count
+    /// or the expert width name the tensor.</summary>
+    private static ExpertWeights Experts(GgufFile f, int l, MoeSpec m, int dim)
+    {
+        string B(string s) => GgufKeys.Block(l, s);
+        int e = m.Experts, h = m.ExpertHidden;
+        WeightMatrix[] Split(string name, int rows, int cols)
+        {
+            GgufTensorInfo t = Tensor(f, name);
+            CheckShape(f, t, [cols, rows, e]);
+            if (Array.IndexOf(MatrixTypes, t.Type) < 0)
+                throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot run");
+            var all = new WeightMatrix(name, t.Type, checked(e * rows), cols, f.TensorPointer(t), f.IsFileMapped);
+            return [.. Enumerable.Range(0, e).Select(i => all.Slice(i * rows, rows, $"expert {i}"))];
+        }
+        float[][]? Biases(string name, int width)
+        {
+            if (!f.TryGetTensor(name, out GgufTensorInfo t)) return null;
+            CheckShape(f, t, [width, e]);
+            if (!Kernels.Quantizer.CanDecode(t.Type))
+                throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot decode");
+            var v = new float[e * width];
+            Kernels.Quantizer.Dequantize(t.Type, f.GetTensorData(t), v);
+            return [.. Enumerable.Range(0, e).Select(i => v[(i * width)..((i + 1) * width)])];
+        }
+        return new ExpertWeights
+        {
+            Router = Matrix(f, B(GgufKeys.FfnGateInp), e, dim),
+            RouterBias = OptionalVector(f, B(GgufKeys.FfnGateInpBias), e),
+            Gate = Split(B(GgufKeys.FfnGateExps), h, dim),
+            Up = Split(B(GgufKeys.FfnUpExps), h, dim),
+            Down = Split(B(GgufKeys.FfnDownExps), dim, h),
+            BiasGate = Biases(B(GgufKeys.FfnGateExpsBias), h),
+            BiasUp = Biases(B(GgufKeys.FfnUpExpsBias), h),
+            BiasDown = Biases(B(GgufKeys.FfnDownExpsBias), dim),
+        };
     }
 
     private static GgufTensorInfo Tensor(GgufFile f, string name)

@@ -19,6 +19,10 @@ public sealed record SyntheticShape(string Name, int Dim, int Layers, int Heads,
     public int HeadDim { get; init; }
     /// <summary>The head size.</summary>
     public int HeadSize => HeadDim > 0 ? HeadDim : Dim / Heads;
+    /// <summary>Experts of mixture-of-experts architectures (expert_count), each <see cref="Hidden"/> wide.</summary>
+    public int Experts { get; init; } = 4;
+    /// <summary>Experts each token uses (expert_used_count).</summary>
+    public int ExpertsUsed { get; init; } = 2;
     /// <summary>Sliding window of architectures that have one: a 32nd of the context, at least 8.</summary>
     public int Window => Math.Max(8, Context / 32);
     /// <summary>Parameters in the matrices, embedding and output included.</summary>
@@ -98,7 +102,8 @@ public static class SyntheticModel
             if (t.Kind == TensorKind.Matrix)
             {
                 GgmlType type = typeOf(t.Name, t.Dims);
-                w.AddTensor(t.Name, type, t.Dims, () => Quantizer.Quantize(type, Uniform(rng, t.Dims[0] * t.Dims[1], MathF.Sqrt(3f / t.Dims[0]))));
+                long elements = t.Dims.Aggregate(1L, (a, d) => a * d);   // 3-D for experts: every expert's matrix
+                w.AddTensor(t.Name, type, t.Dims, () => Quantizer.Quantize(type, Uniform(rng, elements, MathF.Sqrt(3f / t.Dims[0]))));
                 continue;
             }
             long n = t.Dims.Aggregate(1L, (a, d) => a * d);
@@ -157,14 +162,16 @@ public static class SyntheticModel
     public static long MatrixParametersPerToken(Model model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.Weights.Layers.SelectMany(l => l.Matrices()).Append(model.Weights.Output).Sum(m => (long)m.Rows * m.Cols);
+        int used = model.Config.Block.Moe?.Used ?? 0;
+        return model.Weights.Layers.SelectMany(l => l.PerToken(used)).Append(model.Weights.Output).Sum(m => (long)m.Rows * m.Cols);
     }
 
-    /// <summary>Bytes of weights a decode step reads: every block matrix and the output matrix (the embedding lookup
-    /// reads one row).</summary>
+    /// <summary>Bytes of weights a decode step reads: every block matrix (of a mixture of experts, the router and
+    /// expert_used_count experts) and the output matrix (the embedding lookup reads one row).</summary>
     public static long WeightBytesPerToken(Model model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return model.Weights.Layers.SelectMany(l => l.Matrices()).Append(model.Weights.Output).Sum(m => m.ByteSize);
+        int used = model.Config.Block.Moe?.Used ?? 0;
+        return model.Weights.Layers.SelectMany(l => l.PerToken(used)).Append(model.Weights.Output).Sum(m => m.ByteSize);
     }
 }

@@ -75,10 +75,24 @@ public static class TensorPlan
             yield return M(B(GgufKeys.AttnOutput), qDim, dim);
             if (layout.OutputBias) yield return V(B(GgufKeys.AttnOutputBias), dim, TensorKind.Bias);
             if (b.HasPostNorms) yield return V(B(GgufKeys.PostAttentionNorm), dim, TensorKind.NormGain);
+            if (layout.AttnSinks) yield return V(B(GgufKeys.AttnSinks), c.Heads, TensorKind.Bias);
             if (b.HasPreNorms && b.Residual != ResidualKind.ParallelSharedNorm)
             {
-                yield return V(B(GgufKeys.FfnNorm), dim, TensorKind.NormGain);
+                yield return V(B(layout.FfnNorm), dim, TensorKind.NormGain);
                 if (normBias) yield return V(B(GgufKeys.FfnNormBias), dim, TensorKind.Bias);
+            }
+            if (b.Moe is { } moe)
+            {
+                int e = moe.Experts, h = moe.ExpertHidden;
+                yield return M(B(GgufKeys.FfnGateInp), dim, e);
+                if (layout.ExpertBias) yield return V(B(GgufKeys.FfnGateInpBias), e, TensorKind.Bias);
+                yield return new(B(GgufKeys.FfnGateExps), [dim, h, e], TensorKind.Matrix);
+                if (layout.ExpertBias) yield return new(B(GgufKeys.FfnGateExpsBias), [h, e], TensorKind.Bias);
+                yield return new(B(GgufKeys.FfnUpExps), [dim, h, e], TensorKind.Matrix);
+                if (layout.ExpertBias) yield return new(B(GgufKeys.FfnUpExpsBias), [h, e], TensorKind.Bias);
+                yield return new(B(GgufKeys.FfnDownExps), [h, dim, e], TensorKind.Matrix);
+                if (layout.ExpertBias) yield return new(B(GgufKeys.FfnDownExpsBias), [dim, e], TensorKind.Bias);
+                continue;
             }
             if (b.Gated && layout.FusedGateUp) yield return M(B(GgufKeys.FfnUp), dim, 2 * ff);
             else

@@ -116,8 +116,11 @@ public sealed class LayerWeights
     public NormWeights? KNorm { get; init; }
     /// <summary>Gate projection of gated MLPs, or null.</summary>
     public WeightMatrix? FfnGate { get; init; }
-    public required WeightMatrix FfnUp { get; init; }
-    public required WeightMatrix FfnDown { get; init; }
+    /// <summary>Up and down projections of a dense MLP (null in a mixture-of-experts block, see <see cref="Experts"/>).</summary>
+    public WeightMatrix? FfnUp { get; init; }
+    public WeightMatrix? FfnDown { get; init; }
+    /// <summary>Router and experts of a mixture-of-experts block, or null (dense MLP).</summary>
+    public ExpertWeights? Experts { get; init; }
     public float[]? BiasGate { get; init; }
     public float[]? BiasUp { get; init; }
     public float[]? BiasDown { get; init; }
@@ -127,13 +130,46 @@ public sealed class LayerWeights
     public WeightMatrix? AttnGate { get; init; }
 #pragma warning restore CS1591
 
-    /// <summary>Every matrix a token is multiplied with in this block.</summary>
-    public IEnumerable<WeightMatrix> Matrices()
+    /// <summary>Every matrix of this block, every expert's included.</summary>
+    public IEnumerable<WeightMatrix> Matrices() => Experts is { } e ? PerToken(0).Concat(e.Gate).Concat(e.Up).Concat(e.Down) : PerToken(0);
+
+    /// <summary>The matrices one token is multiplied with: the dense ones and the router, plus the first
+    /// <paramref name="experts"/> experts (a token reads expert_used_count of them; all experts have the same shapes).</summary>
+    public IEnumerable<WeightMatrix> PerToken(int experts)
     {
         yield return Wq; yield return Wk; yield return Wv; yield return Wo;
         if (FfnGate != null) yield return FfnGate;
-        yield return FfnUp; yield return FfnDown;
+        if (FfnUp != null) yield return FfnUp;
+        if (FfnDown != null) yield return FfnDown;
+        if (Experts is { } e)
+        {
+            yield return e.Router;
+            for (int i = 0; i < Math.Min(experts, e.Gate.Length); i++) { yield return e.Gate[i]; yield return e.Up[i]; yield return e.Down[i]; }
+        }
     }
+}
+
+/// <summary>The router and experts of a mixture-of-experts block. The file's 3-D expert tensors are viewed in place:
+/// expert e's matrix is rows [e·rows, (e+1)·rows) of the tensor read as a matrix of experts·rows rows, so a token reads
+/// only the bytes of the experts it chose.</summary>
+public sealed class ExpertWeights
+{
+    /// <summary>Router, experts × n_embd (<c>ffn_gate_inp</c>).</summary>
+    public required WeightMatrix Router { get; init; }
+    /// <summary>Router bias (experts entries), or null.</summary>
+    public float[]? RouterBias { get; init; }
+    /// <summary>Per expert: gate and up (hidden × n_embd) and down (n_embd × hidden) projections.</summary>
+    public required WeightMatrix[] Gate { get; init; }
+    /// <inheritdoc cref="Gate"/>
+    public required WeightMatrix[] Up { get; init; }
+    /// <inheritdoc cref="Gate"/>
+    public required WeightMatrix[] Down { get; init; }
+    /// <summary>Per expert biases of the three projections, or null.</summary>
+    public float[][]? BiasGate { get; init; }
+    /// <inheritdoc cref="BiasGate"/>
+    public float[][]? BiasUp { get; init; }
+    /// <inheritdoc cref="BiasGate"/>
+    public float[][]? BiasDown { get; init; }
 }
 
 /// <summary>All weights of a model.</summary>

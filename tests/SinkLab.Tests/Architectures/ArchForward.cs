@@ -31,6 +31,7 @@ internal static class ArchForward
         "olmo2" => new(false, "post", false, "swiglu", "rope", false, "whole", false),
         "starcoder2" => new(true, "pre", false, "gelu", "rope", false, "none", false),
         "stablelm" => new(true, "pre", !f.TryGetTensor("blk.0.ffn_norm.weight", out _), "swiglu", "rope", false, "none", false),
+        "gpt-oss" => new(false, "pre", false, "moe-oai", "rope", false, "none", false),
         _ => throw new ArgumentException(arch),
     };
 
@@ -67,7 +68,10 @@ internal static class ArchForward
         double finalCap = arch == "gemma2" ? K("final_logit_softcapping", 30) : K("final_logit_softcapping", 0);
         double scale = arch == "gemma2" && layers == 46 || arch == "gemma3" && layers == 62 ? 1 / Math.Sqrt(dim / heads) : 1 / Math.Sqrt(hd);
         double clamp = K("attention.clamp_kqv", 0), maxBias = K("attention.max_alibi_bias", 0);
-        bool Local(int l) => window > 0 && arch switch { "gemma2" => l % 2 == 0, "gemma3" => l % 6 < 5, "phi3" => true, _ => false };
+        bool Local(int l) => window > 0 && arch switch { "gemma2" or "gpt-oss" => l % 2 == 0, "gemma3" => l % 6 < 5, "phi3" => true, _ => false };
+        bool yarn = Key(f, $"{arch}.rope.scaling.type") is "yarn";
+        double yarnFactor = yarn ? K("rope.scaling.factor", 1) : 1, yarnOrig = yarn ? K("rope.scaling.original_context_length", 0) : 0;
+        int experts = (int)K("expert_count", 0), used = (int)K("expert_used_count", 0), ffExp = (int)K("expert_feed_forward_length", ff);
         float[]? ropeFactors = T(f, "rope_freqs.weight");
         int vocab = (int)f.Tensors.First(t => t.Name == "token_embd.weight").RowCount;
         float[] emb = T(f, "token_embd.weight")!;
@@ -132,13 +136,19 @@ internal static class ArchForward
                 bool local = Local(l);
                 double baseL = arch == "gemma3" && local ? K("rope.freq_base_swa", 10000) : freqBase, linearL = arch == "gemma3" && local ? 1 : linear;
                 long qPos = Pos(c, c.Count - 1);
-                if (tr.Positions == "rope") Rope(q, heads, hd, ropeDim, qPos, baseL, linearL, ropeFactors, tr.NormalRope);
+                void Rotate(double[] a, int nh, long p)
+                {
+                    if (yarn) Yarn(a, nh, hd, ropeDim, p, baseL, yarnFactor, yarnOrig);
+                    else Rope(a, nh, hd, ropeDim, p, baseL, linearL, ropeFactors, tr.NormalRope);
+                }
+                if (tr.Positions == "rope") Rotate(q, heads, qPos);
                 var keys = new double[c.Count][];
                 for (int j = 0; j < c.Count; j++)
                 {
                     keys[j] = (double[])c[j].K.Clone();
-                    if (tr.Positions == "rope") Rope(keys[j], kvHeads, hd, ropeDim, Pos(c, j), baseL, linearL, ropeFactors, tr.NormalRope);
+                    if (tr.Positions == "rope") Rotate(keys[j], kvHeads, Pos(c, j));
                 }
+                float[]? sinks = T(f, B("attn_sinks.weight"));
                 var z = new double[qDim];
                 for (int h = 0; h < heads; h++)
                 {
@@ -152,7 +162,8 @@ internal static class ArchForward
                         if (tr.Positions == "alibi") s[j] -= slopes[h] * (qPos - Pos(c, j));
                         if (local && qPos - Pos(c, j) >= window) s[j] = double.NegativeInfinity;
                     }
-                    double max = s.Max(), sum = s.Sum(a => Math.Exp(a - max));
+                    // A learned sink logit (gpt-oss) joins the row as one more column that takes mass and carries no value.
+                    double max = Math.Max(s.Max(), sinks?[h] ?? double.NegativeInfinity), sum = s.Sum(a => Math.Exp(a - max)) + (sinks == null ? 0 : Math.Exp(sinks[h] - max));
                     for (int j = 0; j < c.Count; j++)
                         for (int i = 0; i < hd; i++) z[h * hd + i] += Math.Exp(s[j] - max) / sum * c[j].V[(h / group) * hd + i];
                 }
@@ -164,7 +175,12 @@ internal static class ArchForward
                 else
                 {
                     x = Add(x, attnOut);
-                    mlpIn = tr.Placement == "post" ? x : Norm(x, B("ffn_norm.weight"));
+                    mlpIn = tr.Placement == "post" ? x : Norm(x, B(arch == "gpt-oss" ? "post_attention_norm.weight" : "ffn_norm.weight"));
+                }
+                if (tr.Mlp == "moe-oai")
+                {
+                    x = Add(x, Moe(f, l, mlpIn, dim, experts, used, ffExp));
+                    continue;
                 }
                 double[] hidden;
                 if (tr.Mlp == "gelu")
@@ -191,6 +207,55 @@ internal static class ArchForward
                     if (c.Count > policy.Sinks + policy.Window) c.RemoveRange(policy.Sinks, c.Count - policy.Sinks - policy.Window);
         }
         return result;
+    }
+
+    /// <summary>gpt-oss's mixture of experts as llama.cpp's README facts state it: router logits W·x + b, the top
+    /// <paramref name="used"/> chosen (largest first), a softmax over those alone, each expert a clamped SwiGLU
+    /// (α 1.702, limit 7) with biases, the weighted sum.</summary>
+    private static double[] Moe(GgufFile f, int l, double[] x, int dim, int experts, int used, int h)
+    {
+        string B(string s) => $"blk.{l}.{s}";
+        double[] logits = Add(MatVec(T(f, B("ffn_gate_inp.weight"))!, experts, dim, x), Vec(T(f, B("ffn_gate_inp.bias")), experts));
+        int[] chosen = [.. Enumerable.Range(0, experts).OrderByDescending(e => logits[e]).ThenBy(e => e).Take(used)];
+        double max = chosen.Max(e => logits[e]), sum = chosen.Sum(e => Math.Exp(logits[e] - max));
+        float[] gate = T(f, B("ffn_gate_exps.weight"))!, up = T(f, B("ffn_up_exps.weight"))!, down = T(f, B("ffn_down_exps.weight"))!;
+        float[]? bg = T(f, B("ffn_gate_exps.bias")), bu = T(f, B("ffn_up_exps.bias")), bd = T(f, B("ffn_down_exps.bias"));
+        var y = new double[dim];
+        foreach (int e in chosen)
+        {
+            double w = Math.Exp(logits[e] - max) / sum;
+            double[] g = Add(MatVec(gate[(e * h * dim)..((e + 1) * h * dim)], h, dim, x), Vec(bg?[(e * h)..((e + 1) * h)], h));
+            double[] u = Add(MatVec(up[(e * h * dim)..((e + 1) * h * dim)], h, dim, x), Vec(bu?[(e * h)..((e + 1) * h)], h));
+            var a = new double[h];
+            for (int i = 0; i < h; i++)
+            {
+                double gc = Math.Min(g[i], 7), uc = Math.Clamp(u[i], -7, 7);
+                a[i] = gc / (1 + Math.Exp(-1.702 * gc)) * (uc + 1);
+            }
+            double[] o = Add(MatVec(down[(e * dim * h)..((e + 1) * dim * h)], dim, h, a), Vec(bd?[(e * dim)..((e + 1) * dim)], dim));
+            for (int i = 0; i < dim; i++) y[i] += w * o[i];
+        }
+        return y;
+    }
+
+    /// <summary>NeoX RoPE with YaRN as the fixture README gives it: per pair i, r = 1 − clamp((i − low) / max(0.001,
+    /// high − low), 0, 1), angle θ·((1 − r)/factor + r), cos and sin times 1 + 0.1 ln(factor).</summary>
+    private static void Yarn(double[] v, int heads, int hd, int ropeDim, long pos, double freqBase, double factor, double orig)
+    {
+        double Corr(double beta) => ropeDim * Math.Log(orig / (beta * 2 * Math.PI)) / (2 * Math.Log(freqBase));
+        double low = Math.Max(0, Math.Floor(Corr(32))), high = Math.Min(ropeDim - 1, Math.Ceiling(Corr(1)));
+        double mscale = 1 + 0.1 * Math.Log(factor);
+        for (int h = 0; h < heads; h++)
+            for (int i = 0; i < ropeDim / 2; i++)
+            {
+                double theta = pos * Math.Pow(freqBase, -2.0 * i / ropeDim);
+                double r = 1 - Math.Clamp((i - low) / Math.Max(0.001, high - low), 0, 1);
+                double angle = theta * ((1 - r) / factor + r);
+                int a = h * hd + i, b = h * hd + i + ropeDim / 2;
+                double x0 = v[a], x1 = v[b];
+                v[a] = (x0 * Math.Cos(angle) - x1 * Math.Sin(angle)) * mscale;
+                v[b] = (x0 * Math.Sin(angle) + x1 * Math.Cos(angle)) * mscale;
+            }
     }
 
     /// <summary>The tanh approximation of GELU.</summary>

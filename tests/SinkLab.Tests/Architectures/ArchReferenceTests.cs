@@ -8,7 +8,7 @@ namespace SinkLab.Tests.Architectures;
 /// <summary>
 /// Every architecture against llama.cpp on the random-weight fixtures its own Python writer produced
 /// (../shared/reference/arch/README.md): greedy ids exactly, perplexity and each running value within 1e-3 relative.
-/// The ten original fixtures carry llama.cpp c392e509's figures; gemma3 and qwen3 (‡) the January-2026 build's
+/// The ten original fixtures carry llama.cpp c392e509's figures; gemma3, qwen3 and gpt-oss (‡) the January-2026 build's
 /// `-fa off` figures (the plain float32 attention path) and its greedy ids.
 /// </summary>
 public class ArchReferenceTests
@@ -28,6 +28,7 @@ public class ArchReferenceTests
         ["starcoder2"] = new(196.8051, [184.2338, 177.2824, 197.1575, 197.5969, 200.2305, 199.7102, 199.9740, 196.8051], [356, 13, 13, 13, 418, 413, 411, 410, 421, 269, 412, 439, 419, 373, 425, 418, 416, 414, 269, 412, 439, 419, 277, 432]),
         ["stablelm"] = new(200.8700, [228.6995, 216.8876, 222.1466, 208.6455, 205.8627, 207.1012, 200.7084, 200.8700], [425, 417, 442, 318, 422, 415, 13, 415, 13, 415, 13, 415, 13, 415, 13, 415, 13, 415, 13, 415, 13, 415, 13, 415]),
         ["gemma3"] = new(167.8445, [173.5189, 160.4693, 149.7799, 158.6027, 159.8527, 164.6204, 166.5079, 167.8445], [474, 419, 410, 415, 415, 415, 415, 415, 426, 302, 427, 422, 297, 297, 426, 426, 426, 426, 13, 13, 13, 13, 13, 422]),
+        ["gpt-oss"] = new(260.7187, [239.0470, 229.1954, 237.6436, 238.0998, 251.2034, 262.6203, 264.3673, 260.7187], [411, 13, 391, 413, 425, 411, 293, 13, 412, 467, 437, 75, 492, 357, 414, 427, 304, 467, 213, 354, 201, 450, 413, 419]),
         ["qwen3"] = new(203.0853, [224.0487, 215.6968, 209.5855, 195.3067, 203.5070, 199.1037, 203.1222, 203.0853], [364, 419, 421, 284, 268, 13, 420, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410, 410]),
     };
 
@@ -67,6 +68,21 @@ public class ArchReferenceTests
         Assert.Equal(r.Greedy, Greedy(m, threads: 2));
     }
 
+    /// <summary>The MXFP4 gpt-oss fixture (the same weights, experts in MXFP4): perplexity within 1e-3 of llama.cpp's
+    /// -fa off figure and the first 22 greedy ids. Not the running values nor the last two ids: on the first chunk one
+    /// token (position 72) takes another pair of experts here than in llama.cpp and in the float64 forward of the same
+    /// file (a router near-tie that the Q8_0-quantized activations of the MXFP4 products tip), 0.88 nats on that token,
+    /// so the first running value is 1.3 % lower; by the eighth chunk the total is within 7e-4.</summary>
+    [Fact]
+    public void Mxfp4ExpertsMatchLlamaCppWithinARoutingFlip()
+    {
+        using Model m = Model.Load(Fixture("gpt-oss-mxfp4"));
+        Assert.Equal(GgmlType.MXFP4, m.Weights.Layers[0].Experts!.Gate[0].Type);
+        AssertClose(248.4747, Ppl(m).Ppl, "gpt-oss-mxfp4 perplexity");
+        int[] llama = [411, 461, 426, 413, 425, 419, 426, 450, 13, 271, 13, 281, 415, 13, 281, 13, 290, 13, 13, 419, 419, 282, 467, 259];
+        Assert.Equal(llama[..22], Greedy(m)[..22]);
+    }
+
     /// <summary>The README's sensitivity checks: the same weights with one key changed, rebuilt here by editing the
     /// fixture's metadata, against llama.cpp's perplexity and greedy ids for that change.</summary>
     [Theory]
@@ -80,7 +96,13 @@ public class ArchReferenceTests
     [InlineData("gemma3", "noswabase", 167.8258, "474 419 410 415 415 415 415 415 426 302 427 422 297 297 426 426 426 426 13 13 13 13 13 422")]
     [InlineData("gemma3", "noswa", 183.8395, "474 419 410 415 415 415 415 415 426 302 427 422 297 297 297 277 426 13 279 279 279 279 279 13")]
     [InlineData("gemma3", "nolin", 165.8555, "435 372 474 276 415 269 269 269 415 426 426 426 277 415 415 270 356 276 285 13 13 277 471 471")]
-    public void SensitivityVariantsMatchLlamaCpp(string arch, string change, double ppl, string greedy)
+    // gpt-oss's variants were measured with flash attention on (the README's default runs), which moves the base file's
+    // perplexity by 2.0e-3 against -fa off (3.1e-3 with no window): they are held to 4e-3, their greedy ids exactly.
+    [InlineData("gpt-oss", "nosinks", 258.0476, "411 413 425 289 360 419 456 417 284 192 411 308 415 414 297 170 411 264 13 271 419 425 431 260", 4e-3)]
+    [InlineData("gpt-oss", "noswa", 311.1658, "411 13 391 413 425 411 293 13 412 467 437 75 152 360 419 426 411 13 419 308 426 44 413 420", 4e-3)]
+    [InlineData("gpt-oss", "noyarn", 256.1776, "439 93 276 189 419 195 467 13 13 13 13 13 309 373 361 13 419 425 329 298 13 461 413 432", 4e-3)]
+    [InlineData("gpt-oss", "allexperts", 245.5964, "445 413 425 411 13 13 419 282 13 419 425 13 425 369 13 419 282 422 13 419 457 293 13 259", 4e-3)]
+    public void SensitivityVariantsMatchLlamaCpp(string arch, string change, double ppl, string greedy, double tolerance = 1e-3)
     {
         using GgufFile source = GgufFile.Open(Fixture(arch));
         GgufWriter w = GgufWriter.From(source);
@@ -96,12 +118,23 @@ public class ArchReferenceTests
             case "swabase-global": w.Set(K(GgufKeys.RopeFreqBaseSwa), source.Metadata.First(kv => kv.Key == K(GgufKeys.RopeFreqBase)).Value); break;
             case "noswabase": Assert.True(w.Remove(K(GgufKeys.RopeFreqBaseSwa))); break;
             case "nolin": Assert.True(w.Remove(K(GgufKeys.RopeScalingType)) && w.Remove(K(GgufKeys.RopeScalingFactor))); break;
+            case "noyarn": Assert.True(w.Remove(K(GgufKeys.RopeScalingType)) && w.Remove(K(GgufKeys.RopeScalingFactor)) && w.Remove(K(GgufKeys.RopeScalingOriginalContext))); break;
+            case "allexperts": w.Set(K(GgufKeys.ExpertUsedCount), source.Metadata.First(kv => kv.Key == K(GgufKeys.ExpertCount)).Value); break;
+            case "nosinks":
+                for (int l = 0; l < 4; l++)
+                {
+                    string name = GgufKeys.Block(l, GgufKeys.AttnSinks);
+                    Assert.True(w.RemoveTensor(name));
+                    w.AddTensor(name, [4], Enumerable.Repeat(float.NegativeInfinity, 4).ToArray());
+                }
+                break;
             default: throw new ArgumentException(change);
         }
         using var ms = new MemoryStream();
         w.Write(ms);
         using Model m = Model.FromGguf(GgufFile.Parse(ms.ToArray(), $"{arch}-{change}.gguf"));
-        AssertClose(ppl, Ppl(m).Ppl, $"{arch}-{change}");
+        double got = Ppl(m).Ppl;
+        Assert.True(Math.Abs(got / ppl - 1) < tolerance, $"{arch}-{change}: {got} vs llama.cpp {ppl} ({got / ppl - 1:E2} relative)");
         Assert.Equal(greedy.Split(' ').Select(int.Parse).ToArray(), Greedy(m));
     }
 }

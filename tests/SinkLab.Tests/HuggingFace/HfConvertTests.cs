@@ -109,7 +109,8 @@ public class HfConvertTests
         }
     }
 
-    public static TheoryData<string> Archs => new(ArchitectureRegistry.Supported);
+    /// <summary>Architectures with a Hugging Face form (gpt-oss's, with MXFP4 blocks in safetensors, is not converted yet).</summary>
+    public static TheoryData<string> Archs => new(ArchitectureRegistry.Supported.Where(a => ArchitectureRegistry.Get(a, "").HuggingFace != null));
 
     /// <summary>A checkpoint written from the synthetic GGUF, converted back, gives the same model: the same tensors
     /// and the same logits.</summary>

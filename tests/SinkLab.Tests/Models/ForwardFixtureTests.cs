@@ -62,7 +62,7 @@ public class ForwardFixtureTests
         // 256-wide rows: one super-block per row of Q/K/V/O and gate/up, two per row of down. The activations are
         // quantized to 8 bits per 32 as for every quantized type, hence the Q8_0-like tolerance.
         var f = new FixtureModel { Dim = 256, Hidden = 512, Layers = 2, Heads = 8, KvHeads = 2, Vocab = 300, Context = 64, MatrixType = type };
-        using (Model m = f.Load()) Assert.Equal(type, m.Weights.Layers[1].FfnDown.Type);
+        using (Model m = f.Load()) Assert.Equal(type, m.Weights.Layers[1].FfnDown!.Type);
         double one = MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 1));
         Assert.InRange(one, 0, 2e-2);
         Assert.Equal(one, MaxRelativeError(f, Tokens, (m, t) => Batched(m, t, 2)), 1e-6);   // threads change nothing

@@ -98,7 +98,7 @@ public class QuantizeTests
             using (GgufFile f = GgufFile.Open(src)) ModelQuantizer.Quantize(f, QuantRecipe.Parse("Q4_K_M"), dst);
             using Model m = Model.Load(dst);
             Assert.Equal(GgmlType.Q4_K, m.Weights.Layers[0].Wq.Type);
-            Assert.Equal(GgmlType.Q6_K, m.Weights.Layers[1].FfnDown.Type);   // use_more_bits(1, 2)
+            Assert.Equal(GgmlType.Q6_K, m.Weights.Layers[1].FfnDown!.Type);   // use_more_bits(1, 2)
             Assert.Equal(GgmlType.Q6_K, m.Weights.Output.Type);
         }
         finally { File.Delete(src); File.Delete(dst); }

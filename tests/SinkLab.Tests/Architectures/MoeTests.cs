@@ -1,0 +1,99 @@
+using SinkLab.Gguf;
+using SinkLab.Kernels;
+using SinkLab.Models;
+
+namespace SinkLab.Tests.Architectures;
+
+/// <summary>The mixture-of-experts arithmetic against its definition, and MoE files whose keys disagree with their
+/// tensors.</summary>
+public class MoeTests
+{
+    [Fact]
+    public void TopKTakesTheLargestLogitsLargestFirstAndLowerIndexOnTies()
+    {
+        float[] logits = [0.5f, 2f, -1f, 2f, 3f, 0.5f];
+        int[] chosen = new int[3];
+        MoeRouting.TopK(logits, chosen);
+        Assert.Equal([4, 1, 3], chosen);
+        int[] all = new int[6];
+        MoeRouting.TopK(logits, all);
+        Assert.Equal([4, 1, 3, 0, 5, 2], all);
+        Assert.Throws<ArgumentException>(() => MoeRouting.TopK(logits, new int[7]));
+    }
+
+    [Fact]
+    public void WeightsAreASoftmaxOverTheChosenLogitsAlone()
+    {
+        float[] logits = [1f, 4f, -2f, 3f];
+        int[] chosen = [1, 3];
+        var w = new float[2];
+        MoeRouting.Weights(logits, chosen, ExpertGating.SoftmaxOfSelected, w);
+        double e = Math.Exp(-1);
+        Assert.Equal(1 / (1 + e), w[0], 6);
+        Assert.Equal(e / (1 + e), w[1], 6);
+    }
+
+    [Fact]
+    public void ClampedSwiGluFollowsItsDefinition()
+    {
+        float[] g = [-3f, 0f, 2f, 7f, 9f, 12f], u = [0.5f, -8f, 3f, 10f, -1f, 6.9f];
+        float[] got = (float[])g.Clone();
+        MoeRouting.SwiGluOai(got, u);
+        for (int i = 0; i < g.Length; i++)
+        {
+            double x = Math.Min(g[i], 7), y = Math.Clamp(u[i], -7, 7);
+            Assert.Equal(x / (1 + Math.Exp(-1.702 * x)) * (y + 1), got[i], 4);
+        }
+        float[] at7 = [7f], at9 = [9f];
+        MoeRouting.SwiGluOai(at7, [1f]);
+        MoeRouting.SwiGluOai(at9, [1f]);
+        Assert.Equal(at7[0], at9[0]);   // the gate is clamped at 7 from above only
+    }
+
+    private static GgufFile Edited(Action<GgufWriter> edit)
+    {
+        using GgufFile source = ArchFixtureTests.Fixture("gpt-oss");
+        GgufWriter w = GgufWriter.From(source);
+        edit(w);
+        using var ms = new MemoryStream();
+        w.Write(ms);
+        return GgufFile.Parse(ms.ToArray(), "edited-gpt-oss.gguf");
+    }
+
+    [Theory]
+    [InlineData("used", "gpt-oss.expert_used_count")]       // top-k larger than the experts
+    [InlineData("count", "ffn_gate_inp.weight")]            // expert_count disagrees with the router (read first) and experts
+    [InlineData("width", "ffn_gate_exps.weight")]           // expert_feed_forward_length disagrees
+    [InlineData("gating", "gpt-oss.expert_gating_func")]    // a gating function gpt-oss does not use
+    public void InconsistentExpertsAreRefusedByName(string change, string named)
+    {
+        GgufFile f = Edited(w =>
+        {
+            switch (change)
+            {
+                case "used": w.Set("gpt-oss.expert_used_count", GgufValue.Of(9u)); break;
+                case "count": w.Set("gpt-oss.expert_count", GgufValue.Of(8u)); break;
+                case "width": w.Set("gpt-oss.expert_feed_forward_length", GgufValue.Of(96u)); break;
+                case "gating": w.Add("gpt-oss.expert_gating_func", GgufValue.Of(2u)); break;
+            }
+        });
+        var e = Assert.Throws<GgufFormatException>(() => Model.FromGguf(f));
+        Assert.Contains(named, e.Message);
+    }
+
+    [Fact]
+    public void DecodeReadsTheRouterAndOnlyTheChosenExperts()
+    {
+        using Model m = Model.FromGguf(ArchFixtureTests.Fixture("gpt-oss"));
+        MoeSpec moe = m.Config.Block.Moe!;
+        Assert.Equal((4, 2), (moe.Experts, moe.Used));
+        LayerWeights l0 = m.Weights.Layers[0];
+        long expert = l0.Experts!.Gate[0].ByteSize + l0.Experts.Up[0].ByteSize + l0.Experts.Down[0].ByteSize;
+        long dense = l0.PerToken(0).Sum(w => w.ByteSize);
+        Assert.Equal(m.Config.Layers * (dense + 2 * expert) + m.Weights.Output.ByteSize, SyntheticModel.WeightBytesPerToken(m));
+        Assert.Equal(AttentionVariant.SinkLogit, m.Config.Attention);
+        Assert.All(m.Weights.Layers, l => Assert.NotNull(l.AttnSinks));
+        int window = ArchFixtureTests.ShapeOf("gpt-oss").Window;
+        Assert.Equal([window, 0], m.Config.LayerSpecs.Select(s => s.Window));   // even layers windowed, odd ones full
+    }
+}
