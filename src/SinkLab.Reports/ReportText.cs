@@ -20,7 +20,11 @@ public static class ReportText
         string verdict = first >= 0.3 ? "a clear first-token sink in many heads"
             : first > 0 ? "first-token sinks in a few heads"
             : "no first-token sink by this measure";
+        string learned = r.LearnedSinkMass is { } mass
+            ? $" Its learned sink logits take {mass.SelectMany(x => x).Average().ToString("F2", ci)} of the attention on average " +
+              $"(up to {mass.SelectMany(x => x).Max().ToString("F2", ci)} in one head), against α₀ = {alpha.SelectMany(x => x).Average().ToString("F2", ci)} on the first token."
+            : "";
         return $"{r.Model} on {r.Corpus} ({r.Sequences} × {r.Tokens} tokens) shows {verdict}: sink rate {rates} " +
-               $"of {pairs} heads; the strongest head gives the first token α = {max.ToString("F2", ci)}.";
+               $"of {pairs} heads; the strongest head gives the first token α = {max.ToString("F2", ci)}." + learned;
     }
 }

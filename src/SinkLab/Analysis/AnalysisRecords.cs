@@ -9,7 +9,8 @@ public sealed record SinkReport(
     Dictionary<string, double> SinkRate,
     double[][] Entropy,
     HeadTopKey[][] TopKeys,
-    double[] AlphaByPosition);
+    double[] AlphaByPosition,
+    double[][]? LearnedSinkMass = null);
 
 /// <summary>For one head: the key position with the highest α_k among the first T/2 positions, and the token
 /// (first position excluded, at least 5 occurrences) that receives the most attention per occurrence.</summary>

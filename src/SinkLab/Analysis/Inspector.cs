@@ -79,6 +79,9 @@ public sealed record InspectReport
     public required string[] Analyses { get; init; }
     public Dictionary<string, double>? SinkRate { get; init; }
     public double[][]? AlphaFirst { get; init; }
+    /// <summary>Per layer and head, the mean mass the learned sink logit takes (sink-logit and softmax-off-by-one
+    /// models; null otherwise), to read against <see cref="AlphaFirst"/>: does the model still sink on its first token?</summary>
+    public double[][]? LearnedSinkMass { get; init; }
     public double[]? AlphaByPosition { get; init; }
     public HeadTopKey[][]? TopKeys { get; init; }
     public double[][]? Entropy { get; init; }
@@ -142,7 +145,7 @@ public static class Inspector
         CollapseReport? collapseReport = null;
         if (sinks || massive || mech || collapse || outliers != null)
         {
-            var acc = new SinkMetrics.Accumulator(c.Layers, c.Heads, options.Tokens, c.VocabSize);
+            var acc = new SinkMetrics.Accumulator(c.Layers, c.Heads, options.Tokens, c.VocabSize, SinkMetrics.HasLearnedSink(c));
             var ma = new MassiveActivations(c.Layers);
             var sm = new SinkMechanics(c.Layers, c.Heads, c.KvHeads, c.HeadDim);
             var cosWith = new double[c.Layers]; var cosWithout = new double[c.Layers];
@@ -241,6 +244,7 @@ public static class Inspector
             SinkRate = options.Runs(AnalysisNames.Sinks) ? sinkReport?.SinkRate : null,
             AlphaFirst = options.Runs(AnalysisNames.Sinks) ? sinkReport?.AlphaFirst : null,
             AlphaByPosition = options.Runs(AnalysisNames.Sinks) ? sinkReport?.AlphaByPosition : null,
+            LearnedSinkMass = options.Runs(AnalysisNames.Sinks) ? sinkReport?.LearnedSinkMass : null,
             TopKeys = options.Runs(AnalysisNames.Sinks) ? sinkReport?.TopKeys : null,
             Entropy = options.Runs(AnalysisNames.Entropy) ? sinkReport?.Entropy : null,
             MassiveActivations = massiveReport,

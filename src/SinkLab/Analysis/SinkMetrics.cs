@@ -23,6 +23,7 @@ public static class SinkMetrics
     {
         private readonly int _layers, _heads, _tokens, _vocab;
         private readonly double[,] _alphaFirst, _entropy;
+        private readonly double[,]? _learnedSink;          // [layer, head]: mass the learned sink logit takes, or null
         private readonly double[,,] _alphaPos;             // [layer, head, position]
         // Attention received per token id (positions ≥ 1), only for ids that occur: a dense [layer, head, vocab] table
         // is 180 MB for a 22-layer, 32-head, 32k-vocabulary model and grows with 256k vocabularies.
@@ -32,9 +33,12 @@ public static class SinkMetrics
         private readonly int[] _tokenCount;
         private int _sequences;
 
-        /// <summary>Creates an accumulator for patterns of [heads, tokens, tokens] in each layer.</summary>
-        public Accumulator(int layers, int heads, int tokens, int vocab)
+        /// <summary>Creates an accumulator for patterns of [heads, tokens, tokens] in each layer; with
+        /// <paramref name="learnedSink"/> (models with a sink logit, e.g. gpt-oss) it also measures, per head, the mean
+        /// mass the sink logit takes from a query's row: 1 − Σ_k A[t,k], the part of the softmax no key receives.</summary>
+        public Accumulator(int layers, int heads, int tokens, int vocab, bool learnedSink = false)
         {
+            if (learnedSink) _learnedSink = new double[layers, heads];
             _layers = layers; _heads = heads; _tokens = tokens; _vocab = vocab;
             _alphaFirst = new double[layers, heads];
             _entropy = new double[layers, heads];
@@ -85,6 +89,13 @@ public static class SinkMetrics
                             if (p > 0) ent -= p * Math.Log(p);
                         }
                     _entropy[l, h] += ent / (T - 1);
+                    if (_learnedSink != null)
+                    {
+                        double kept = 0;
+                        for (int t = 0; t < T; t++)
+                            for (int k = 0; k <= t; k++) kept += a[b + t * T + k];
+                        _learnedSink[l, h] += 1 - kept / T;
+                    }
                 }
             }
             _sequences++;
@@ -130,7 +141,9 @@ public static class SinkMetrics
                         bestTok >= 0 ? tokenizer.TokenText(bestTok) : "", bestTokAlpha);
                 }
             }
-            return new SinkReport(_sequences, _tokens, alpha, Rates(alpha, epsilons), entropy, top, byPos);
+            double[][]? learned = _learnedSink == null ? null
+                : [.. Enumerable.Range(0, _layers).Select(l => Enumerable.Range(0, _heads).Select(h => _learnedSink[l, h] / n).ToArray())];
+            return new SinkReport(_sequences, _tokens, alpha, Rates(alpha, epsilons), entropy, top, byPos, learned);
         }
     }
 
@@ -149,13 +162,21 @@ public static class SinkMetrics
         return rates;
     }
 
+    /// <summary>Whether the model's attention has a learned (or fixed) extra logit per row that takes mass without a key:
+    /// sink-logit models such as gpt-oss, and softmax-off-by-one.</summary>
+    public static bool HasLearnedSink(Models.ModelConfig c)
+    {
+        ArgumentNullException.ThrowIfNull(c);
+        return c.Attention is Models.AttentionVariant.SinkLogit or Models.AttentionVariant.Softmax1;
+    }
+
     /// <summary>Runs every sequence and accumulates its patterns.</summary>
     public static SinkReport Measure(InferenceSession session, IReadOnlyList<int[]> sequences, IReadOnlyList<double> epsilons)
     {
         ArgumentNullException.ThrowIfNull(session);
         ArgumentNullException.ThrowIfNull(sequences);
         var c = session.Model.Config;
-        var acc = new Accumulator(c.Layers, c.Heads, sequences[0].Length, c.VocabSize);
+        var acc = new Accumulator(c.Layers, c.Heads, sequences[0].Length, c.VocabSize, HasLearnedSink(c));
         foreach (int[] ids in sequences)
         {
             ActivationCache cache = session.RunWithCache(ids, n => n.EndsWith("hook_pattern", StringComparison.Ordinal));

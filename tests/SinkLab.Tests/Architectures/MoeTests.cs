@@ -96,4 +96,60 @@ public class MoeTests
         int window = ArchFixtureTests.ShapeOf("gpt-oss").Window;
         Assert.Equal([window, 0], m.Config.LayerSpecs.Select(s => s.Window));   // even layers windowed, odd ones full
     }
+
+    /// <summary>The MXFP4 fixture's experts are gguf-py's quantization of the F32 fixture's: SinkLab's encoder writes the
+    /// same bytes from the same floats, for every expert tensor of every layer.</summary>
+    [Fact]
+    public void Mxfp4EncoderWritesGgufPysBytes()
+    {
+        using GgufFile f32 = GgufFile.Open(ArchReferenceTests.Fixture("gpt-oss"));
+        using GgufFile mx = GgufFile.Open(ArchReferenceTests.Fixture("gpt-oss-mxfp4"));
+        int tensors = 0;
+        foreach (GgufTensorInfo t in mx.Tensors.Where(t => t.Type == GgmlType.MXFP4))
+        {
+            Assert.True(f32.TryGetTensor(t.Name, out GgufTensorInfo source));
+            var x = new float[source.Dimensions.Aggregate(1L, (p, d) => p * d)];
+            Quantizer.Dequantize(source.Type, f32.GetTensorData(source), x);
+            Assert.True(Quantizer.Quantize(GgmlType.MXFP4, x).AsSpan().SequenceEqual(mx.GetTensorData(t)), t.Name);
+            tensors++;
+        }
+        Assert.Equal(12, tensors);
+    }
+}
+
+/// <summary>inspect's learned-sink view: the mass a sink logit takes, against its extremes.</summary>
+public class LearnedSinkMassTests
+{
+    private static Model WithSinks(float value)
+    {
+        using GgufFile source = ArchFixtureTests.Fixture("gpt-oss");
+        GgufWriter w = GgufWriter.From(source);
+        for (int l = 0; l < 2; l++)
+        {
+            string name = GgufKeys.Block(l, GgufKeys.AttnSinks);
+            Assert.True(w.RemoveTensor(name));
+            w.AddTensor(name, [4], Enumerable.Repeat(value, 4).ToArray());
+        }
+        using var ms = new MemoryStream();
+        w.Write(ms);
+        return Model.FromGguf(GgufFile.Parse(ms.ToArray(), "sinks.gguf"));
+    }
+
+    private static double[][] Mass(Model m)
+    {
+        using var s = new SinkLab.Inference.InferenceSession(m);
+        int[][] seqs = [ArchFixtureTests.Tokens[..12], ArchFixtureTests.Tokens[4..16]];
+        return SinkLab.Analysis.SinkMetrics.Measure(s, seqs, SinkLab.Analysis.SinkMetrics.DefaultEpsilons).LearnedSinkMass!;
+    }
+
+    [Fact]
+    public void SinkMassIsZeroWithoutSinksNearOneWithHugeOnesAndAbsentForSoftmax()
+    {
+        using (Model none = WithSinks(float.NegativeInfinity)) Assert.All(Mass(none).SelectMany(x => x), v => Assert.Equal(0, v, 6));
+        using (Model huge = WithSinks(40f)) Assert.All(Mass(huge).SelectMany(x => x), v => Assert.InRange(v, 0.999, 1.0));
+        using (Model mid = WithSinks(0f)) Assert.All(Mass(mid).SelectMany(x => x), v => Assert.InRange(v, 0.001, 0.999));
+        using Model llama = Model.FromGguf(ArchFixtureTests.Fixture("llama"));
+        using var s = new SinkLab.Inference.InferenceSession(llama);
+        Assert.Null(SinkLab.Analysis.SinkMetrics.Measure(s, [ArchFixtureTests.Tokens[..12]], SinkLab.Analysis.SinkMetrics.DefaultEpsilons).LearnedSinkMass);
+    }
 }
