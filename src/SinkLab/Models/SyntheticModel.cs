@@ -23,8 +23,11 @@ public sealed record SyntheticShape(string Name, int Dim, int Layers, int Heads,
     public int Experts { get; init; } = 4;
     /// <summary>Experts each token uses (expert_used_count).</summary>
     public int ExpertsUsed { get; init; } = 2;
-    /// <summary>Sliding window of architectures that have one: a 32nd of the context, at least 8.</summary>
-    public int Window => Math.Max(8, Context / 32);
+    /// <summary>A fixed sliding window (0: the rule of <see cref="Window"/>).</summary>
+    public int SlidingWindow { get; init; }
+    /// <summary>Sliding window of architectures that have one: <see cref="SlidingWindow"/>, else a 32nd of the context,
+    /// at least 8.</summary>
+    public int Window => SlidingWindow > 0 ? SlidingWindow : Math.Max(8, Context / 32);
     /// <summary>Parameters in the matrices, embedding and output included.</summary>
     public long Parameters => 2L * Vocab * Dim + Layers * (2L * Dim * Heads * HeadSize + 2L * Dim * (HeadSize * KvHeads) + 3L * Dim * Hidden);
 }
@@ -41,13 +44,16 @@ public sealed record SyntheticShape(string Name, int Dim, int Layers, int Heads,
 public static class SyntheticModel
 {
     /// <summary>Known shapes: <c>tiny</c> (tests), <c>100m</c> (GPT-2-small-like), <c>1b</c> (TinyLlama-like),
-    /// <c>vocab256k</c> (a small body under Gemma's 256k-token vocabulary).</summary>
+    /// <c>vocab256k</c> (a small body under Gemma's 256k-token vocabulary), <c>20b</c> (gpt-oss-20b's sizes: 24 layers
+    /// of width 2880, 64 query and 8 KV heads of 64, 32 experts of 2880 with 4 used, o200k's 201,088 ids; with
+    /// <c>--arch gpt-oss --type mxfp4</c> about 12 GB).</summary>
     public static IReadOnlyList<SyntheticShape> Shapes { get; } =
     [
         new("tiny", 64, 2, 4, 2, 192, 512, 256),
         new("100m", 768, 12, 12, 12, 2048, 32000, 2048),
         new("1b", 2048, 22, 32, 4, 5632, 32000, 2048),
         new("vocab256k", 512, 4, 8, 4, 2048, 256000, 2048) { HeadDim = 128 },
+        new("20b", 2880, 24, 64, 8, 2880, 201088, 131072) { HeadDim = 64, Experts = 32, ExpertsUsed = 4, SlidingWindow = 128 },   // gpt-oss-20b's sizes
     ];
 
     /// <summary>The shape called <paramref name="name"/>.</summary>
