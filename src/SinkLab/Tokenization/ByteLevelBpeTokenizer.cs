@@ -48,6 +48,14 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     private const string Llama3 = Contractions + @"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string Qwen2 = Contractions + @"|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
     private const string Digit = @"\p{N}";
+    // o200k (gpt-oss, GPT-4o; llama.cpp's LLAMA_VOCAB_PRE_TYPE_GPT4O): tiktoken's pattern as the HF tokenizer.json has
+    // it — an uppercase run ends a word where a lowercase run follows, the contraction is the word's suffix, up to
+    // three digits, and a punctuation run takes trailing newlines and slashes. .NET has the Unicode classes it names,
+    // so it is used as written (llama.cpp rewrites it for its own regex engine).
+    private const string Upper = @"[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]", Lower = @"[\p{Ll}\p{Lm}\p{Lo}\p{M}]";
+    private const string O200k = @"[^\r\n\p{L}\p{N}]?" + Upper + "*" + Lower + "+" + Contractions + "?"
+        + @"|[^\r\n\p{L}\p{N}]?" + Upper + "+" + Lower + "*" + Contractions + "?"
+        + @"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
     /// <summary>The one table of pre-tokenizers (<c>tokenizer.ggml.pre</c> → regexes applied in order, each splitting
     /// the pieces the previous one left), with the names llama.cpp's vocabulary loader maps onto each type.</summary>
@@ -56,6 +64,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         (["gpt2", "gpt-2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code"], [Gpt2]),
         (["llama3", "llama-bpe", "llama-v3", "dbrx", "smaug-bpe"], [Llama3]),
         (["qwen2", "deepseek-r1-qwen", "stablelm2"], [Qwen2]),
+        (["gpt-4o", "llama4", "minimax-m2"], [O200k]),
         (["starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"], [Digit, Gpt2]),   // every digit on its own first
         (["falcon"], [@"[\p{P}\$\+<=>\^~\|`]+", Gpt2, "[0-9][0-9][0-9]"]));
 
@@ -148,6 +157,21 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             pieces = next;
         }
         foreach (string piece in pieces) ids.AddRange(Bpe(piece));
+    }
+
+    /// <summary>The pieces pre-tokenizer <paramref name="pre"/> cuts <paramref name="text"/> into (BPE then runs inside
+    /// each piece).</summary>
+    internal static List<string> PreTokenize(string pre, string text)
+    {
+        List<string> pieces = [text];
+        foreach (string pattern in PreTokenizerTable[pre])
+        {
+            var re = new Regex(pattern, RegexOptions.CultureInvariant);
+            var next = new List<string>();
+            foreach (string p in pieces) Split(re, p, next);
+            pieces = next;
+        }
+        return pieces;
     }
 
     /// <summary>Splits <paramref name="text"/> into the regex's matches and the text between them (llama.cpp keeps both).</summary>

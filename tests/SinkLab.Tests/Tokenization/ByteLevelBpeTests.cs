@@ -125,3 +125,33 @@ public class ByteLevelBpeTests
         Assert.All(SinkLab.Formats.HuggingFace.HfVocabulary.KnownPreTokenizers, name => Assert.Contains(name, ByteLevelBpeTokenizer.PreTokenizers));
     }
 }
+
+/// <summary>The o200k pre-tokenizer (gpt-oss) against Python's `regex` module on the same pattern
+/// (tests/data/o200k-splits.py wrote the vectors).</summary>
+public class O200kPreTokenizerTests
+{
+    private static string Vectors()
+    {
+        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
+            if (File.Exists(Path.Combine(d.FullName, "SinkLab.slnx"))) return Path.Combine(d.FullName, "tests", "data", "o200k-splits.json");
+        throw new DirectoryNotFoundException("repository root");
+    }
+
+    [Fact]
+    public void SplitsAsTheReferenceRegexEngineDoes()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Vectors()));
+        int cases = 0;
+        foreach (System.Text.Json.JsonElement c in doc.RootElement.EnumerateArray())
+        {
+            string text = c.GetProperty("text").GetString()!;
+            string[] want = [.. c.GetProperty("pieces").EnumerateArray().Select(p => p.GetString()!)];
+            foreach (string name in new[] { "gpt-4o", "llama4" })
+                Assert.Equal(want, ByteLevelBpeTokenizer.PreTokenize(name, text));
+            Assert.Equal(text, string.Concat(want));
+            cases++;
+        }
+        Assert.Equal(16, cases);
+        Assert.Equal(["Hello", "World", " XMLHttp", "Request"], ByteLevelBpeTokenizer.PreTokenize("gpt-4o", "HelloWorld XMLHttpRequest"));
+    }
+}
