@@ -21,6 +21,11 @@ internal static class Cli
 
     public static Argument<string> ModelArgument() => new("model") { Description = "Model file: GGUF, or a llama2.c checkpoint (.bin) with --tokenizer" };
 
+    public static Option<bool> KvF16Option() => new("--kv-f16")
+    {
+        Description = "Round keys and values to half precision in the cache, as llama.cpp's default F16 cache holds them (for matching its numbers; memory stays float32)",
+    };
+
     public static Option<bool> JsonOption() => new("--json") { Description = "Print one JSON object on stdout" };
 
     public static Option<int> ThreadsOption() => new("--threads", "-t")

@@ -28,9 +28,10 @@ internal static class GenerateCommand
         var ignoreEos = new Option<bool>("--ignore-eos") { Description = "Keep generating after EOS" };
         var cache = new Option<string>("--cache") { Description = "KV cache policy: full (stops at the context), sink:S+W or window:W (endless), shift:K", DefaultValueFactory = _ => "full" };
         var prefixOpt = ActQuantOptions.PrefixOption();
+        var kvF16 = Cli.KvF16Option();
         var cmd = new Command("generate", "Generate text from a prompt")
         {
-            model, prompt, n, temp, seed, topK, topP, minP, repeat, repeatN, ignoreEos, cache, threads, tok, json, prefixOpt,
+            model, prompt, n, temp, seed, topK, topP, minP, repeat, repeatN, ignoreEos, cache, threads, tok, json, prefixOpt, kvF16,
         };
         cmd.SetAction(r => Cli.Guard(() =>
         {
@@ -42,12 +43,12 @@ internal static class GenerateCommand
             CachePolicy policy = CachePolicy.Parse(r.GetValue(cache)!);
             if (!policy.IsCache) throw new ArgumentException($"--cache {policy}: recompute is an evaluation baseline, not a cache for generation");
             return Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(prompt)!, r.GetValue(n), sampling, policy,
-                Cli.CheckThreads(r.GetValue(threads)), r.GetValue(ignoreEos), r.GetValue(json), r.GetValue(prefixOpt));
+                Cli.CheckThreads(r.GetValue(threads)), r.GetValue(ignoreEos), r.GetValue(json), r.GetValue(prefixOpt), r.GetValue(kvF16));
         }));
         return cmd;
     }
 
-    private static int Run(string path, string? tokenizer, string prompt, int count, SamplerOptions sampling, CachePolicy policy, int threads, bool ignoreEos, bool json, string? prefixFile)
+    private static int Run(string path, string? tokenizer, string prompt, int count, SamplerOptions sampling, CachePolicy policy, int threads, bool ignoreEos, bool json, string? prefixFile, bool kvF16)
     {
         if (count < 0) throw new ArgumentOutOfRangeException("--tokens", count, "must be ≥ 0");
         sampling.Validate();
@@ -58,7 +59,7 @@ internal static class GenerateCommand
         int k = prefix?.Length ?? 0;
         if (policy.Kind == CacheKind.Full && k + ids.Length >= m.Config.ContextLength)
             throw new ArgumentException($"the prompt has {ids.Length} tokens{(k > 0 ? $" after a prefix of {k}" : "")}; the context holds {m.Config.ContextLength} (a streaming --cache such as sink:4+252 has no limit)", "--prompt");
-        using var session = new InferenceSession(m, new SessionOptions { Threads = threads, Cache = policy, Prefix = prefix });
+        using var session = new InferenceSession(m, new SessionOptions { Threads = threads, Cache = policy, Prefix = prefix, HalfPrecisionKv = kvF16 });
         var sampler = new Sampler(m.Config.VocabSize, sampling);
         Decoder utf8 = new UTF8Encoding(false, false).GetDecoder();
         char[] chars = new char[64];

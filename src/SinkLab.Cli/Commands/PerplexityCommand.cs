@@ -19,14 +19,15 @@ internal static class PerplexityCommand
         var chunks = new Option<int?>("--chunks") { Description = "Stop after this many chunks (default: all)" };
         var act = ActQuantOptions.Create();
         var prefix = ActQuantOptions.PrefixOption();
-        var cmd = new Command("perplexity", "Perplexity over a text file, by llama.cpp's protocol") { model, file, ctx, chunks, threads, tok, json, prefix };
+        var kvF16 = Cli.KvF16Option();
+        var cmd = new Command("perplexity", "Perplexity over a text file, by llama.cpp's protocol") { model, file, ctx, chunks, threads, tok, json, prefix, kvF16 };
         act.AddTo(cmd);
         cmd.SetAction(r => Cli.Guard(() => Run(r.GetValue(model)!, r.GetValue(tok), r.GetValue(file)!, r.GetValue(ctx),
-            r.GetValue(chunks), Cli.CheckThreads(r.GetValue(threads)), r.GetValue(json), act.Read(r), r.GetValue(prefix))));
+            r.GetValue(chunks), Cli.CheckThreads(r.GetValue(threads)), r.GetValue(json), act.Read(r), r.GetValue(prefix), r.GetValue(kvF16))));
         return cmd;
     }
 
-    private static int Run(string path, string? tokenizer, string file, int ctx, int? chunks, int threads, bool json, ActQuantRequest act, string? prefixFile)
+    private static int Run(string path, string? tokenizer, string file, int ctx, int? chunks, int threads, bool json, ActQuantRequest act, string? prefixFile, bool kvF16)
     {
         if (!File.Exists(file)) throw new FileNotFoundException($"text file not found: {file}", file);
         if (ctx < 8) throw new ArgumentOutOfRangeException("--ctx", ctx, "must be at least 8");
@@ -39,7 +40,7 @@ internal static class PerplexityCommand
         if (prefix != null && prefix.Length + ctx - 1 > Math.Max(ctx, m.Config.ContextLength))
             throw new ArgumentException($"the prefix has {prefix.Length} tokens; with chunks of {ctx} that is {prefix.Length + ctx - 1} positions, beyond the model's context of {m.Config.ContextLength}", "--prefix");
         var calibration = act.Calibrate(m, prefix);
-        var setup = new PerplexitySetup { Prefix = prefix, Hooks = Hooks.ActivationQuantization.For(act.Mode, m.Config, act.Bits, calibration) };
+        var setup = new PerplexitySetup { Prefix = prefix, Hooks = Hooks.ActivationQuantization.For(act.Mode, m.Config, act.Bits, calibration), HalfPrecisionKv = kvF16 };
         var sw = System.Diagnostics.Stopwatch.StartNew();
         PerplexityResult result = null!;
         Cli.WithProgress("perplexity", progress => result = Perplexity.Run(m, text, ctx, chunks, threads, progress, setup));

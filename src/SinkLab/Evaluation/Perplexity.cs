@@ -105,6 +105,7 @@ public static class Perplexity
             Session = new InferenceSession(model, new SessionOptions
             {
                 Threads = 1, ContextSize = context - (prefix > 0 ? 1 : 0) + prefix, BatchSize = context, Prefix = setup?.Prefix,
+                HalfPrecisionKv = setup?.HalfPrecisionKv ?? false,
             });
             if (setup?.Hooks != null) _hooks = Session.Hooks(setup.Hooks);
             Logits = new float[context * model.Config.VocabSize];
@@ -142,4 +143,7 @@ public sealed record PerplexitySetup
     /// <summary>Hooks attached to every worker's session (run concurrently on several threads: they must not share
     /// mutable state; <see cref="ActivationQuantization"/>'s do not).</summary>
     public HookSet? Hooks { get; init; }
+    /// <summary>Keys and values rounded to half precision in the cache, as llama.cpp's default F16 cache holds them
+    /// (<see cref="SessionOptions.HalfPrecisionKv"/>).</summary>
+    public bool HalfPrecisionKv { get; init; }
 }

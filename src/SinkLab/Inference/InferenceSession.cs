@@ -27,6 +27,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
     // Scratch, pinned; shapes in tokens × width. _xn: attention input (normed); _xn2: MLP input (normed);
     // _ao / _mo: attention and MLP outputs before the residual add; _pos: learned position rows.
     private readonly float[] _x, _xn, _xn2, _ao, _mo, _q, _qPinned, _k, _v, _att, _hb, _hb2, _logits, _tmp, _gate, _pos;
+    private readonly Half[]? _halfKv;   // scratch of HalfPrecisionKv, or null
     private readonly KvRing _ring;
     private float[]? _sinks;   // attn_sinks of the layer being computed
     private readonly RopeTable[] _ropes;        // one per distinct RoPE configuration
@@ -99,6 +100,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _logits = P(_c.VocabSize);
         _tmp = P(Math.Max(hiddenMax, _c.Dim));
         _gate = P((long)_batch * _c.Heads);
+        _halfKv = options.HalfPrecisionKv ? new Half[(long)_batch * _c.KvDim] : null;
         _keyCache = P((long)_c.Layers * _kvStride * _c.KvDim);
         _valueCache = P((long)_c.Layers * _kvStride * _c.KvDim);
 
@@ -354,6 +356,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
             Fire(HookPoint.Q, l, _q, n, _c.Heads, _c.HeadDim);
             Fire(HookPoint.K, l, _k, n, _c.KvHeads, _c.HeadDim);
             Fire(HookPoint.V, l, _v, n, _c.KvHeads, _c.HeadDim);
+            if (_halfKv != null)
+            {
+                RoundToHalf(_k.AsSpan(0, n * kvDim), _halfKv);
+                RoundToHalf(_v.AsSpan(0, n * kvDim), _halfKv);
+            }
             long layerBase = (long)l * _kvStride * kvDim;
             _sinks = lw.AttnSinks;
             int view = _viewOfLayer[l];
@@ -515,6 +522,14 @@ public sealed unsafe partial class InferenceSession : IDisposable
     }
 
     private void AddRows(float[] x, float[] add, int n) => TensorPrimitives.Add(x.AsSpan(0, n * _c.Dim), add.AsSpan(0, n * _c.Dim), x.AsSpan(0, n * _c.Dim));
+
+    /// <summary>x ← float(half(x)): what a half-precision cache gives back.</summary>
+    private static void RoundToHalf(Span<float> x, Half[] scratch)
+    {
+        Span<Half> h = scratch.AsSpan(0, x.Length);
+        TensorPrimitives.ConvertToHalf(x, h);
+        TensorPrimitives.ConvertToSingle(h, x);
+    }
 
     /// <summary>Adds a projection bias to each of the n rows of <paramref name="rows"/>.</summary>
     private static void AddBias(float[] rows, float[] bias, int n)

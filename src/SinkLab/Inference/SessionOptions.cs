@@ -23,6 +23,10 @@ public sealed record SessionOptions
     /// the prefix. It usually begins with BOS and then takes BOS's place: callers drop the BOS their text would start
     /// with (<see cref="Prefix.Continue"/>). Null or empty: no prefix.</summary>
     public IReadOnlyList<int>? Prefix { get; init; }
+    /// <summary>Round every key and value to half precision as it enters the cache — the values llama.cpp's default F16
+    /// KV cache holds (storage stays float32: this reproduces llama.cpp's numbers, it does not halve the memory).
+    /// Default false: keys and values in full float32.</summary>
+    public bool HalfPrecisionKv { get; init; }
 }
 
 /// <summary>How GELU is evaluated.</summary>
