@@ -7,8 +7,8 @@ using static TorchSharp.torch;
 namespace SinkLab.Benchmarks;
 
 /// <summary>
-/// One optimizer step of the emergence programme's model (width 128, 4 layers, 4 heads, SwiGLU 344, T = 128, 32
-/// windows = 4,096 tokens) as <c>sinklab train</c> takes it — <see cref="Trainer.Step"/>: the window drawn from the
+/// One optimizer step of the emergence programme's model (width 128, 4 layers, 4 heads, SwiGLU 344; T = 128 or 512,
+/// 4,096 tokens per step) as <c>sinklab train</c> takes it — <see cref="Trainer.Step"/>: the window drawn from the
 /// corpus, tensors made, loss, backward, clipping, AdamW — against a raw TorchSharp loop of the same model on tensors
 /// made once (forward, cross-entropy, backward, clipping, AdamW). Tokens per second = 4,096 / mean. Both attention
 /// kernels (explicit scores + softmax, libtorch's fused scaled-dot-product), one libtorch thread.
@@ -26,6 +26,12 @@ public class TrainingBenchmarks
     [Params(false, true)]
     public bool Fused { get; set; }
 
+    /// <summary>Training context T (windows per step: 4,096 / T).</summary>
+    [Params(128, 512)]
+    public int Context { get; set; }
+
+    private int Batch => 4096 / Context;
+
     [GlobalSetup]
     public void Setup()
     {
@@ -34,8 +40,8 @@ public class TrainingBenchmarks
         [
             $"data.source={Path.Combine(shared, "data", "corpora", "tinystories_valid_slice.txt")}",
             $"data.tokenizer={Path.Combine(SharedData.Models, "stories260K-f32-ctx512.gguf")}", "data.packing=bos-at-window-start",
-            "model.dim=128", "model.layers=4", "model.heads=4", "model.kv_heads=4", "model.hidden=344", "model.context=128",
-            "batch=32", "learning_rate=0.001", $"fused_attention={Fused}",
+            "model.dim=128", "model.layers=4", "model.heads=4", "model.kv_heads=4", "model.hidden=344", $"model.context={Context}",
+            $"batch={Batch}", "learning_rate=0.001", $"fused_attention={Fused}",
         ]);
         var (vocab, data, _) = Trainer.Prepare(_config);
         _data = data;
@@ -43,12 +49,12 @@ public class TrainingBenchmarks
         manual_seed(1);
         _model = new TinyLlama(new ModelSettings
         {
-            Vocab = vocab.Count, Dim = 128, Layers = 4, Heads = 4, KvHeads = 4, Hidden = 344, Context = 128, FusedAttention = Fused,
+            Vocab = vocab.Count, Dim = 128, Layers = 4, Heads = 4, KvHeads = 4, Hidden = 344, Context = Context, FusedAttention = Fused,
         });
         _opt = optim.AdamW(_model.parameters(), 1e-3, 0.9, 0.95, 1e-8, 0.1);
-        Batch b = data.Train(1, 0, 32, 128);
-        _inputs = tensor(b.Inputs, [32, 128]);
-        _targets = tensor(b.Targets, [32 * 128]);
+        Batch b = data.Train(1, 0, Batch, Context);
+        _inputs = tensor(b.Inputs, [Batch, Context]);
+        _targets = tensor(b.Targets, [Batch * Context]);
     }
 
     [GlobalCleanup]
@@ -73,5 +79,5 @@ public class TrainingBenchmarks
     }
 
     [Benchmark]
-    public double SinkLabTrainerStep() => Trainer.Step(_model, _opt, _data.Train(1, _step++, 32, 128), _config);
+    public double SinkLabTrainerStep() => Trainer.Step(_model, _opt, _data.Train(1, _step++, Batch, Context), _config);
 }

@@ -28,7 +28,7 @@ public sealed record ModelSettings
     /// <summary>Bias b of sigmoid attention (Gu et al. use −ln T).</summary>
     public float SigmoidBias { get; init; } = -4f;
     /// <summary>Softmax attention through libtorch's fused scaled-dot-product kernel instead of explicit scores, mask and
-    /// softmax (same function, 3–4× faster at T = 512 on this CPU; equal to float rounding, not bit for bit).</summary>
+    /// softmax (same function, 5.5× faster per step at T = 512 here, docs/benchmarks.md; equal to float rounding, not bit for bit).</summary>
     public bool FusedAttention { get; init; }
 
     /// <summary>Head dimension.</summary>
