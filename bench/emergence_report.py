@@ -173,9 +173,11 @@ if len(pairs) >= 2:
     m, h = interval(pairs)
     firsts = [r["sink_first_step"] for r in data.values() if r["sink_first_step"] is not None]
     lines.append(f"- **Sinks strengthen over training** (all {len(pairs)} runs, last probe − first probe of α₀/ū, paired): "
-                 f"{m:+.2f} ± {h:.2f}: " + ("**reproduced**." if m - h > 0 else "**not reproduced**.") +
-                 f" Runs with a head above ε 0.3 at some probe: {len(firsts)}" +
-                 (f" (first at step {min(firsts)})." if firsts else "."))
+                 f"{m:+.2f} ± {h:.2f}: " + ("α₀/ū rises" if m - h > 0 else "no rise beyond the interval") +
+                 f". Runs with a head above ε 0.3 at some probe (own T): {len(firsts)}" +
+                 (f" (first at step {min(firsts)}): **reproduced**." if firsts and m - h > 0 else
+                  ": the first-token preference grows, but no probe saw a sink by the ε rule, so the claim is **not testable here** as stated."
+                  if m - h > 0 else ": **not reproduced**."))
 lines.append("")
 lines.append("Missing (not finished): " + (", ".join(missing) if missing else "none") + ".")
 write(os.path.join(out, "natural.md"), "\n".join(lines) + "\n")
