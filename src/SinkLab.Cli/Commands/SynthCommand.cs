@@ -10,7 +10,7 @@ internal static class SynthCommand
 {
     public static Command Create()
     {
-        var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", SyntheticModel.Shapes.Select(s => $"{s.Name} ({s.Parameters / 1e6:F0}M)"))}", Required = true };
+        var shape = new Option<string>("--shape") { Description = $"Shape: {string.Join(", ", SyntheticModel.Shapes.Select(s => $"{s.Name} ({s.Parameters / 1e6:F0}M)"))} (dense counts; a mixture-of-experts architecture has every expert's MLP)", Required = true };
         var output = new Option<string>("--output", "-o") { Description = "GGUF file to write", Required = true };
         var type = new Option<string>("--type")
         {
@@ -36,7 +36,9 @@ internal static class SynthCommand
             ArchitectureRegistry.Get(a, "--arch");
             if (recipe != null) SyntheticModel.Write(s, recipe, path, r.GetValue(seed), a);
             else SyntheticModel.Write(s, t, path, r.GetValue(seed), a);
-            Console.Error.WriteLine($"wrote {path}: {a} {s.Name}, {s.Parameters / 1e6:F1}M parameters, {recipe?.Name ?? t.ToString()}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
+            long parameters;
+            using (var written = Gguf.GgufFile.Open(path)) parameters = written.Tensors.Sum(x => x.Dimensions.Aggregate(1L, (p, d) => p * d));
+            Console.Error.WriteLine($"wrote {path}: {a} {s.Name}, {parameters / 1e6:F1}M parameters, {recipe?.Name ?? t.ToString()}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
             return 0;
         }));
         return cmd;
