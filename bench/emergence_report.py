@@ -63,15 +63,15 @@ def load(name):
                 probe_last=ratio[-1][1] if ratio else None, probe_curve=ratio, sink_first_step=formed)
 
 
+# grid → (x label, prefix of its over-training plots, [(x, run name without seed)])
 GRIDS = {
-    "context": ("training context T", [(T, f"ctx{T}") for T in (32, 64, 128, 256, 512)]),
-    "depth": ("layers", [(2, "depth2"), (4, "ctx128"), (8, "depth8")]),
-    "minctx": ("minimum context k", [(0, "ctx128"), (32, "minctx32"), (96, "minctx96")]),
+    "context": ("training context T", "ctx", [(T, f"ctx{T}") for T in (32, 64, 128, 256, 512)]),
+    "depth": ("layers", "depth", [(2, "depth2"), (4, "ctx128"), (8, "depth8")]),
+    "minctx": ("minimum context k", "minctx", [(0, "ctx128"), (32, "minctx32"), (96, "minctx96")]),
 }
-TSV = {"context": "context", "depth": "depth", "minctx": "minctx"}
 
 data, missing, lines = {}, [], []
-for grid, (xname, points) in GRIDS.items():
+for grid, (xname, _, points) in GRIDS.items():
     for _, base in points:
         for s in (1, 2, 3):
             n = f"{base}-s{s}"
@@ -101,7 +101,7 @@ lines.append("Design, budget and refutation rules: [../emergence.md](../emergenc
              "uniform attention; a head is a sink at ε when its mean α₀ > ε.")
 lines.append("")
 verdict_data = {}
-for grid, (xname, points) in GRIDS.items():
+for grid, (xname, prefix, points) in GRIDS.items():
     lines.append(f"## {grid}")
     lines.append("")
     lines.append(f"| {xname} | seeds | α₀/ū at 32 | sinks ε 0.3/0.5/0.8 at 32 | α₀/ū at own T | sinks at own T | strongest head α₀ (own T) | "
@@ -124,9 +124,9 @@ for grid, (xname, points) in GRIDS.items():
                      f"{fmt(interval([r['loss'] for r in use]), 3)} | {len(rows) - len(ok)} |")
         for series, key in (("at length 32", a32), ("at own T", aT)):
             tsv.append(f"{series}\t{x}\t{key[0]:.6f}\t{key[1]:.6f}" if not math.isnan(key[1]) else f"{series}\t{x}\t{key[0]:.6f}\tnan")
-    write(os.path.join(out, f"{TSV[grid]}.tsv"), "\n".join(tsv) + "\n")
+    write(os.path.join(out, f"{grid}.tsv"), "\n".join(tsv) + "\n")
     lines.append("")
-    lines.append(f"Plots: `{grid}.png` (α₀/ū with intervals); over training `{ {'context': 'ctx', 'depth': 'depth', 'minctx': 'minctx'}[grid] }-alpha-ratio.png`, "
+    lines.append(f"Plots: `{grid}.png` (α₀/ū with intervals); over training `{prefix}-alpha-ratio.png`, "
                  f"`-sink-rate-0.3.png`, `-first-token-cost.png`, `-val-loss.png`.")
     lines.append("")
 

@@ -98,9 +98,12 @@ public static class PointTable
             if (f.Length != 4) throw new InvalidDataException($"{path}:{i + 1}: expected 4 tab-separated fields, got {f.Length}");
             var v = new double[3];
             for (int j = 0; j < 3; j++)
-                if (!double.TryParse(f[j + 1], NumberStyles.Float, CultureInfo.InvariantCulture, out v[j]) && f[j + 1] != "nan")
-                    throw new InvalidDataException($"{path}:{i + 1}: column '{names[j]}' is not a number ('{f[j + 1]}')");
-                else if (f[j + 1] == "nan") v[j] = double.NaN;
+            {
+                string cell = f[j + 1];
+                if (cell.Equals("nan", StringComparison.OrdinalIgnoreCase)) v[j] = double.NaN;   // an interval of one seed
+                else if (!double.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out v[j]))
+                    throw new InvalidDataException($"{path}:{i + 1}: column '{names[j]}' is not a number ('{cell}')");
+            }
             rows.Add((f[0], v[0], v[1], v[2]));
         }
         return [.. rows.GroupBy(r => r.S).Select(g => (g.Key, g.Select(r => r.X).ToArray(), g.Select(r => r.M).ToArray(), g.Select(r => r.H).ToArray()))];

@@ -55,21 +55,15 @@ public sealed unsafe partial class InferenceSession
                 for (int i = 0; i < count; i++)
                     new ReadOnlySpan<float>(input + (long)_expertTokens[e * _batch + i] * dim, dim).CopyTo(_moeIn.AsSpan(i * dim, dim));
                 _matmul.Run(xin, dim, count, ex.Gate[e], hb, h, ex.Up[e], hb2, h);
-                for (int i = 0; i < count; i++)
-                {
-                    Span<float> g = _hb.AsSpan(i * h, h), u = _hb2.AsSpan(i * h, h);
-                    if (ex.BiasGate != null) System.Numerics.Tensors.TensorPrimitives.Add(g, ex.BiasGate[e], g);
-                    if (ex.BiasUp != null) System.Numerics.Tensors.TensorPrimitives.Add(u, ex.BiasUp[e], u);
-                    if (_b.Mlp == MlpKind.SwiGluOai) MoeRouting.SwiGluOai(g, u);
-                    else Ops.SwiGlu(g, u);
-                }
+                if (ex.BiasGate != null) AddBias(_hb, ex.BiasGate[e], count);
+                if (ex.BiasUp != null) AddBias(_hb2, ex.BiasUp[e], count);
+                Span<float> gate = _hb.AsSpan(0, count * h);   // both activations are element-wise: one call for all rows
+                if (_b.Mlp == MlpKind.SwiGluOai) MoeRouting.SwiGluOai(gate, _hb2.AsSpan(0, count * h));
+                else Ops.SwiGlu(gate, _hb2.AsSpan(0, count * h));
                 _matmul.Run(ex.Down[e], hb, h, count, xin, dim);   // the gathered inputs are spent: reuse their rows
+                if (ex.BiasDown != null) AddBias(_moeIn, ex.BiasDown[e], count);
                 for (int i = 0; i < count; i++)
-                {
-                    Span<float> o = _moeIn.AsSpan(i * dim, dim);
-                    if (ex.BiasDown != null) System.Numerics.Tensors.TensorPrimitives.Add(o, ex.BiasDown[e], o);
-                    o.CopyTo(_slotOut.AsSpan(_expertSlots[e * _batch + i] * dim, dim));
-                }
+                    _moeIn.AsSpan(i * dim, dim).CopyTo(_slotOut.AsSpan(_expertSlots[e * _batch + i] * dim, dim));
             }
             for (int t = 0; t < n; t++)
             {

@@ -215,21 +215,13 @@ internal static unsafe class ModelLoader
         int e = m.Experts, h = m.ExpertHidden;
         WeightMatrix[] Split(string name, int rows, int cols)
         {
-            GgufTensorInfo t = Tensor(f, name);
-            CheckShape(f, t, [cols, rows, e]);
-            if (Array.IndexOf(MatrixTypes, t.Type) < 0)
-                throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot run");
-            var all = new WeightMatrix(name, t.Type, checked(e * rows), cols, f.TensorPointer(t), f.IsFileMapped);
+            WeightMatrix all = Matrix(f, name, rows, cols, experts: e);
             return [.. Enumerable.Range(0, e).Select(i => all.Slice(i * rows, rows, $"expert {i}"))];
         }
         float[][]? Biases(string name, int width)
         {
-            if (!f.TryGetTensor(name, out GgufTensorInfo t)) return null;
-            CheckShape(f, t, [width, e]);
-            if (!Kernels.Quantizer.CanDecode(t.Type))
-                throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot decode");
-            var v = new float[e * width];
-            Kernels.Quantizer.Dequantize(t.Type, f.GetTensorData(t), v);
+            if (!f.TryGetTensor(name, out _)) return null;
+            float[] v = Vector(f, name, width, experts: e);
             return [.. Enumerable.Range(0, e).Select(i => v[(i * width)..((i + 1) * width)])];
         }
         return new ExpertWeights
@@ -249,10 +241,13 @@ internal static unsafe class ModelLoader
         => f.TryGetTensor(name, out GgufTensorInfo t) ? t
             : throw new GgufFormatException(f.FilePath, -1, $"tensor '{name}'", "present", "missing");
 
-    private static WeightMatrix Matrix(GgufFile f, string name, int rows, int cols)
+    /// <summary>A matrix of rows × cols; with <paramref name="experts"/> > 0 a 3-D expert tensor [cols, rows, experts]
+    /// read as one matrix of experts·rows rows.</summary>
+    private static WeightMatrix Matrix(GgufFile f, string name, int rows, int cols, int experts = 0)
     {
         GgufTensorInfo t = Tensor(f, name);
-        CheckShape(f, t, [cols, rows]);
+        CheckShape(f, t, experts > 0 ? [cols, rows, experts] : [cols, rows]);
+        if (experts > 0) rows = checked(rows * experts);
         if (Array.IndexOf(MatrixTypes, t.Type) < 0)
             throw new ModelNotSupportedException(t.Type.ToString(),
                 $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot run; supported: {string.Join(", ", MatrixTypes)}");
@@ -266,10 +261,13 @@ internal static unsafe class ModelLoader
     private static float[]? OptionalVector(GgufFile f, string name, int length)
         => f.TryGetTensor(name, out _) ? Vector(f, name, length) : null;
 
-    private static float[] Vector(GgufFile f, string name, int length)
+    /// <summary>A vector of <paramref name="length"/>; with <paramref name="experts"/> > 0 a 2-D tensor [length, experts]
+    /// decoded whole.</summary>
+    private static float[] Vector(GgufFile f, string name, int length, int experts = 0)
     {
         GgufTensorInfo t = Tensor(f, name);
-        CheckShape(f, t, [length]);
+        CheckShape(f, t, experts > 0 ? [length, experts] : [length]);
+        if (experts > 0) length = checked(length * experts);
         if (!Kernels.Quantizer.CanDecode(t.Type))
             throw new ModelNotSupportedException(t.Type.ToString(), $"{f.FilePath}: tensor '{name}' has type {GgmlTypeInfo.Describe(t.Type)}, which SinkLab cannot decode");
         var v = new float[length];

@@ -149,30 +149,26 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
     private void EncodeText(string text, List<int> ids)
     {
         if (text.Length == 0) return;
-        List<string> pieces = [text];
-        foreach (Regex re in _pre)
-        {
-            var next = new List<string>();
-            foreach (string p in pieces) Split(re, p, next);
-            pieces = next;
-        }
-        foreach (string piece in pieces) ids.AddRange(Bpe(piece));
+        foreach (string piece in Pieces(_pre, text)) ids.AddRange(Bpe(piece));
     }
 
-    /// <summary>The pieces pre-tokenizer <paramref name="pre"/> cuts <paramref name="text"/> into (BPE then runs inside
-    /// each piece).</summary>
-    internal static List<string> PreTokenize(string pre, string text)
+    /// <summary>Each regex in turn splits the pieces the previous one left.</summary>
+    private static List<string> Pieces(IEnumerable<Regex> pre, string text)
     {
         List<string> pieces = [text];
-        foreach (string pattern in PreTokenizerTable[pre])
+        foreach (Regex re in pre)
         {
-            var re = new Regex(pattern, RegexOptions.CultureInvariant);
             var next = new List<string>();
             foreach (string p in pieces) Split(re, p, next);
             pieces = next;
         }
         return pieces;
     }
+
+    /// <summary>The pieces pre-tokenizer <paramref name="pre"/> cuts <paramref name="text"/> into (BPE then runs inside
+    /// each piece).</summary>
+    internal static List<string> PreTokenize(string pre, string text)
+        => Pieces(PreTokenizerTable[pre].Select(p => new Regex(p, RegexOptions.CultureInvariant)), text);
 
     /// <summary>Splits <paramref name="text"/> into the regex's matches and the text between them (llama.cpp keeps both).</summary>
     private static void Split(Regex re, string text, List<string> into)

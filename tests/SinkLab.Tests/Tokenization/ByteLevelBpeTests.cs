@@ -130,12 +130,7 @@ public class ByteLevelBpeTests
 /// (tests/data/o200k-splits.py wrote the vectors).</summary>
 public class O200kPreTokenizerTests
 {
-    private static string Vectors()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d != null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "SinkLab.slnx"))) return Path.Combine(d.FullName, "tests", "data", "o200k-splits.json");
-        throw new DirectoryNotFoundException("repository root");
-    }
+    private static string Vectors() => Path.Combine(Shared.Repo, "tests", "data", "o200k-splits.json");
 
     [Fact]
     public void SplitsAsTheReferenceRegexEngineDoes()
