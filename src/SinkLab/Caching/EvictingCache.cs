@@ -10,20 +10,25 @@ public delegate void SlotMove(int layer, int kvHead, int from, int to);
 /// re-indexing) and what the policy scores them by. A new token is appended; after the layer's attention the policy
 /// evicts down to the layer's budget, each victim replaced by the last slot (one key and one value moved, nothing
 /// allocated). All memory is allocated here, once.
+/// <para>Sliding-window layers (gpt-oss, Gemma 2/3) keep their own window instead of running the policy: a query
+/// there never sees a key W or more positions back, so the layer holds the last W − 1 tokens in stream order (the
+/// oldest dropped and the rest shifted down), and a chunk's queries see a contiguous run of slots.</para>
 /// </summary>
 public sealed class EvictingCache
 {
     private readonly CachePolicy _policy;
     private readonly int _layers, _kvHeads, _cap, _window;
-    private readonly int[] _live, _budget;
+    private readonly int[] _live, _budget, _localWindow;
     private readonly long[] _pos;
     private readonly float[] _acc;      // h2o: attention accumulated since the token entered; tova: the latest query's
     private readonly float[] _votes;    // snapkv/pyramid: [head][window row][slot], the last w queries' attention
     private readonly float[] _pooled, _votesSum, _mean;
     private readonly int[] _byRank, _rankOf;   // per head: slots in stream order, and each slot's rank
 
-    /// <summary>Creates the bookkeeping for <paramref name="policy"/> over <paramref name="capacity"/> slots per head.</summary>
-    public EvictingCache(CachePolicy policy, int layers, int kvHeads, int capacity, int headDim)
+    /// <summary>Creates the bookkeeping for <paramref name="policy"/> over <paramref name="capacity"/> slots per head;
+    /// <paramref name="localWindows"/> gives each layer's sliding window (0 or absent: the layer runs the policy).</summary>
+    /// <exception cref="ArgumentException">A sliding-window layer whose window and a chunk do not fit the capacity.</exception>
+    public EvictingCache(CachePolicy policy, int layers, int kvHeads, int capacity, int headDim, IReadOnlyList<int>? localWindows = null)
     {
         ArgumentNullException.ThrowIfNull(policy);
         if (!policy.IsEviction) throw new ArgumentException($"cache policy {policy} is not an eviction policy");
@@ -32,7 +37,10 @@ public sealed class EvictingCache
         _window = policy.Kind is CacheKind.SnapKv or CacheKind.Pyramid ? ObservationWindow(policy) : 0;
         int heads = layers * kvHeads;
         _live = new int[heads];
-        _budget = Enumerable.Range(0, layers).Select(l => policy.LayerBudget(l, layers)).ToArray();
+        _localWindow = Enumerable.Range(0, layers).Select(l => localWindows is { } w && l < w.Count ? Math.Max(0, w[l]) : 0).ToArray();
+        _budget = Enumerable.Range(0, layers).Select(l => _localWindow[l] > 0 ? _localWindow[l] - 1 : policy.LayerBudget(l, layers)).ToArray();
+        if (_budget.Max() >= capacity)
+            throw new ArgumentException($"cache policy {policy}: a layer keeps {_budget.Max()} tokens, the cache has {capacity} slots per head");
         _pos = new long[heads * capacity];
         _acc = new float[heads * capacity];
         _votes = new float[heads * _window * capacity];
@@ -54,7 +62,11 @@ public sealed class EvictingCache
     public CachePolicy Policy => _policy;
     /// <summary>Observation window w of snapkv/pyramid (0 otherwise).</summary>
     public int Window => _window;
-    /// <summary>Tokens layer <paramref name="layer"/> keeps after each step.</summary>
+    /// <summary>The sliding window of <paramref name="layer"/> (0: a full-attention layer, which runs the policy).</summary>
+    public int LocalWindow(int layer) => _localWindow[layer];
+    /// <summary>True when some layer keeps its own sliding window.</summary>
+    public bool HasLocalLayers => _localWindow.Any(w => w > 0);
+    /// <summary>Tokens layer <paramref name="layer"/> keeps after each step (W − 1 in a sliding-window layer).</summary>
     public int BudgetOf(int layer) => _budget[layer];
     /// <summary>Live tokens of (layer, KV head).</summary>
     public int Live(int layer, int kvHead) => _live[layer * _kvHeads + kvHead];
@@ -122,6 +134,7 @@ public sealed class EvictingCache
     public int Evict(int layer, long newest, SlotMove move, Func<int, (float[] Keys, int Offset, int Stride, int Dim)>? keysT = null)
     {
         ArgumentNullException.ThrowIfNull(move);
+        if (_localWindow[layer] > 0) return DropOutsideWindow(layer, newest - _localWindow[layer] + 1, move);
         int evicted = 0, budget = _budget[layer];
         while (_live[layer * _kvHeads] > budget)
         {
@@ -156,6 +169,28 @@ public sealed class EvictingCache
             evicted++;
         }
         return evicted;
+    }
+
+    /// <summary>A sliding-window layer: drops every token at a position ≤ <paramref name="oldest"/> (the next query is W
+    /// past it), which are the first slots since the layer keeps stream order, and shifts the rest down.</summary>
+    private int DropOutsideWindow(int layer, long oldest, SlotMove move)
+    {
+        int dropped = 0;
+        for (int k = 0; k < _kvHeads; k++)
+        {
+            int h = layer * _kvHeads + k, b = h * _cap, n = _live[h], d = 0;
+            while (d < n && _pos[b + d] <= oldest) d++;
+            if (d == 0) continue;
+            for (int i = d; i < n; i++)
+            {
+                move(layer, k, i, i - d);
+                _pos[b + i - d] = _pos[b + i];
+            }
+            for (int i = 0; i < n - d; i++) { _byRank[b + i] = i; _rankOf[b + i] = i; }   // stream order: rank = slot
+            _live[h] = n - d;
+            if (k == 0) dropped = d;
+        }
+        return dropped;
     }
 
     private int Victim(int layer, int kvHead, long newest, Func<int, (float[] Keys, int Offset, int Stride, int Dim)>? keysT)

@@ -13,7 +13,8 @@ public sealed unsafe partial class InferenceSession
     /// attention computes anyway. Parts are KV heads, so a head's records are written by one thread.
     /// With positions inside the cache (the default; <c>@original</c> keeps stream positions) keys are stored unrotated
     /// and every step rotates them at their rank among the head's kept tokens, and the query at its own rank: the
-    /// re-indexing StreamingLLM does, for slots that are not consecutive.
+    /// re-indexing StreamingLLM does, for slots that are not consecutive. A sliding-window layer keeps its last W − 1
+    /// tokens in stream order and records nothing (the policy does not run there).
     /// </summary>
     private sealed unsafe class EvictingAttentionJob(InferenceSession s) : ParallelJob
     {
@@ -72,6 +73,9 @@ public sealed unsafe partial class InferenceSession
             Span<float> row = _scores.AsSpan(kvh * _ctx, _ctx);
             long headBase = _layerBase + (long)kvh * hd * _ctx;
             RopeTable? ranks = s._rankRopes?[s._ropeOfLayer[_layer]];
+            // A sliding-window layer holds its tokens in stream order: query t sees the contiguous slots [start, count).
+            int local = s._evict.LocalWindow(_layer), start = 0;
+            ReadOnlySpan<long> kept = local > 0 ? s._evict.Positions(_layer, kvh) : default;
             fixed (float* kc = s._keyCache, vc = s._valueCache, qb = s._q, ob = s._att, sb = row, ks = _keys, qs = _query)
             {
                 float* k = kc + headBase, v = vc + headBase, qRot = qs + kvh * hd;
@@ -81,9 +85,11 @@ public sealed unsafe partial class InferenceSession
                     k = ks + (long)kvh * hd * _ctx;
                 }
                 for (int t = 0; t < _n; t++)
+                {
+                    if (local > 0) while (_pos0 + t - kept[start] >= local) start++;
                     for (int g = 0; g < group; g++)
                     {
-                        int h = kvh * group + g, count = _before + t + 1;
+                        int h = kvh * group + g, count = _before + t + 1, seen = count - start;
                         float* q = qb + t * qDim + h * hd, o = ob + t * qDim + h * hd;
                         if (ranks != null)
                         {
@@ -93,12 +99,13 @@ public sealed unsafe partial class InferenceSession
                                 ranks.Sin.AsSpan((count - 1) * (c.RopeDim / 2), c.RopeDim / 2), c.RopeStyle == Models.RopeStyle.NeoX);
                             q = qRot;
                         }
-                        HeadOps.Scores(q, k, _ctx, hd, count, scale, sb);
-                        if (s._shapesScores) s.ShapeScores(row[..count], h, 0);   // soft-cap only (ALiBi is refused)
-                        s.Normalize(row[..count], h);
-                        if (record) s._evict.Record(_layer, kvh, _pos0 + t, row[..count], first: g == 0);
-                        HeadOps.WeightedSum(sb, v, hd, count, o);
+                        HeadOps.Scores(q, k + start, _ctx, hd, seen, scale, sb);
+                        if (s._shapesScores) s.ShapeScores(row[..seen], h, 0);   // soft-cap only (ALiBi is refused)
+                        s.Normalize(row[..seen], h);
+                        if (record && local == 0) s._evict.Record(_layer, kvh, _pos0 + t, row[..count], first: g == 0);
+                        HeadOps.WeightedSum(sb, v + (long)start * hd, hd, seen, o);
                     }
+                }
             }
         }
     }

@@ -72,7 +72,9 @@ public sealed unsafe partial class InferenceSession : IDisposable
         if (prefix.Length > 0 && prefix.Length >= _ring.Capacity)
             throw new ArgumentException($"the prefix has {prefix.Length} tokens; the cache holds {_ring.Capacity}, which leaves no room after it", "--prefix");
         ContextSize = _ring.Capacity;
-        _kvStride = KvStride(ContextSize);
+        // Eviction policies: a sliding-window layer keeps its own last W − 1 tokens (EvictingCache) plus a chunk.
+        int slots = ringPolicy.IsEviction ? ContextSize + Math.Max(0, _c.LayerSpecs.Max(s => s.Window) - 1) : ContextSize;
+        _kvStride = KvStride(slots);
         CheckPositions(_c, options.Cache, ContextSize);
         _batch = Math.Min(options.BatchSize, ContextSize);
         Threads = options.Threads;
@@ -119,9 +121,9 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _attention.Allocate(Threads, _kvStride);
         if (ringPolicy.IsEviction)
         {
-            if (_slopes.Length > 0 || _windows.Length > 1)
-                throw new ArgumentException($"cache policy {ringPolicy}: kept tokens sit at scattered positions, and this model's {(_slopes.Length > 0 ? "ALiBi biases" : "sliding-window layers")} need consecutive ones (use sink:S+W or full)", "--cache");
-            _evict = new EvictingCache(ringPolicy, _c.Layers, _c.KvHeads, ContextSize, _c.HeadDim);
+            if (_slopes.Length > 0)
+                throw new ArgumentException($"cache policy {ringPolicy}: kept tokens sit at scattered positions, and this model's ALiBi biases need consecutive ones (use sink:S+W or full)", "--cache");
+            _evict = new EvictingCache(ringPolicy, _c.Layers, _c.KvHeads, slots, _c.HeadDim, _c.LayerSpecs.Select(s => s.Window).ToArray());
             _evictJob = new EvictingAttentionJob(this);
             _evictJob.Allocate(_kvStride);
             _moveSlot = (_, kvh, from, to) => MoveSlot(_evictLayerBase, kvh, from, to);
@@ -129,13 +131,16 @@ public sealed unsafe partial class InferenceSession : IDisposable
             {
                 // Positions inside the cache: keys are stored unrotated and rotated at their rank among the kept tokens
                 // when read (StreamingLLM's re-indexing for scattered slots); cos/sin of every rank, once.
-                _rankRopes = _ropes.Select(r => new RopeTable(r.Config, _c.RopeDim, _w.RopeFreqFactors, ContextSize, false)).ToArray();
-                foreach (RopeTable t in _rankRopes) for (int i = 0; i < ContextSize; i++) t.Set(i, i, pinned: false);
+                _rankRopes = _ropes.Select(r => new RopeTable(r.Config, _c.RopeDim, _w.RopeFreqFactors, slots, false)).ToArray();
+                foreach (RopeTable t in _rankRopes) for (int i = 0; i < slots; i++) t.Set(i, i, pinned: false);
             }
             _keysOf = kvh => (_keyCache, checked((int)(_evictLayerBase + (long)kvh * _c.HeadDim * _kvStride)), _kvStride, _c.HeadDim);
         }
+        _prefix = prefix;
         if (prefix.Length > 0) Forward(prefix, _logits, lastOnly: true);
     }
+
+    private readonly int[] _prefix;
 
     /// <summary>Tokens of the prefix (<see cref="SessionOptions.Prefix"/>) at the start of the cache; 0 without one.</summary>
     public int PrefixLength { get; }
@@ -174,6 +179,13 @@ public sealed unsafe partial class InferenceSession : IDisposable
     public void Reset()
     {
         _ring.Reset();
+        if (_evict is { HasLocalLayers: true } && PrefixLength > 0)
+        {
+            // Sliding-window layers under an eviction policy let the prefix leave their window: feed it again.
+            _evict.Reset();
+            Forward(_prefix, _logits, lastOnly: true);
+            return;
+        }
         _evict?.Reset(PrefixLength);
         if (PrefixLength == 0) return;
         _ring.BeginChunk(PrefixLength);

@@ -38,8 +38,10 @@ internal static class ArchForward
     /// <summary>A cache policy, literally: after each token the sink policy keeps the first <paramref name="Sinks"/> and
     /// the last <paramref name="Window"/> entries (Window 0: keep all); the shift policy (before a token, when the list
     /// holds <paramref name="ShiftCapacity"/> entries) drops the older half of the entries after the first Sinks.
-    /// Positions are indices in the list (inside the cache), or stream positions with <paramref name="Original"/>.</summary>
-    public sealed record Policy(int Sinks = 0, int Window = 0, bool Original = false, int ShiftCapacity = 0)
+    /// Positions are indices in the list (inside the cache), or stream positions with <paramref name="Original"/>.
+    /// With <paramref name="LocalKeepsWindow"/> (the eviction policies) a sliding-window layer ignores the policy and
+    /// keeps the entries its next query can see: the last window − 1.</summary>
+    public sealed record Policy(int Sinks = 0, int Window = 0, bool Original = false, int ShiftCapacity = 0, bool LocalKeepsWindow = false)
     {
         public static Policy Full { get; } = new();
     }
@@ -202,9 +204,13 @@ internal static class ArchForward
             }
             result[n] = MatVec(output, vocab, dim, Norm(x, "output_norm.weight"));
             if (finalCap > 0) for (int i = 0; i < vocab; i++) result[n][i] = finalCap * Math.Tanh(result[n][i] / finalCap);
-            if (policy.ShiftCapacity == 0 && policy.Window > 0)
-                foreach (List<Entry> c in cache)
-                    if (c.Count > policy.Sinks + policy.Window) c.RemoveRange(policy.Sinks, c.Count - policy.Sinks - policy.Window);
+            for (int l = 0; l < layers; l++)
+            {
+                List<Entry> c = cache[l];
+                if (policy.LocalKeepsWindow && Local(l)) c.RemoveAll(e => n + 1 - e.Position >= window);
+                else if (policy.ShiftCapacity == 0 && policy.Window > 0 && c.Count > policy.Sinks + policy.Window)
+                    c.RemoveRange(policy.Sinks, c.Count - policy.Sinks - policy.Window);
+            }
         }
         return result;
     }
