@@ -15,7 +15,8 @@ internal static class SynthCommand
         var type = new Option<string>("--type")
         {
             Description = "Every matrix of one type (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), or a llama-quantize " +
-                          "recipe with per-tensor types (Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S)",
+                          "recipe with per-tensor types (Q4_K_M, Q4_K_S, Q5_K_M, Q5_K_S); MXFP4 or, for a mixture of experts, MXFP4_MOE " +
+                          "(experts MXFP4, router F32, other matrices Q8_0: how llama.cpp's gpt-oss files are typed)",
             DefaultValueFactory = _ => "Q8_0",
         };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1 };
@@ -26,7 +27,8 @@ internal static class SynthCommand
             SyntheticShape s = SyntheticModel.Shape(r.GetValue(shape)!);
             string name = r.GetValue(type)!.ToUpperInvariant();
             bool uniform = Enum.TryParse(name, out GgmlType t) && Enum.IsDefined(t) && !name.All(char.IsDigit);
-            QuantRecipe? recipe = uniform ? null : QuantRecipe.All.FirstOrDefault(q => q.Name == name)
+            bool moe = name == "MXFP4_MOE";
+            QuantRecipe? recipe = uniform || moe ? null : QuantRecipe.All.FirstOrDefault(q => q.Name == name)
                 ?? throw new ArgumentException($"unknown type '{r.GetValue(type)}' (a tensor type such as Q8_0 or Q4_K, or a recipe: {string.Join(", ", QuantRecipe.All.Select(q => q.Name))})", "--type");
             string path = r.GetValue(output)!;
             string? dir = Path.GetDirectoryName(Path.GetFullPath(path));
@@ -34,11 +36,12 @@ internal static class SynthCommand
             var sw = System.Diagnostics.Stopwatch.StartNew();
             string a = r.GetValue(arch)!;
             ArchitectureRegistry.Get(a, "--arch");
-            if (recipe != null) SyntheticModel.Write(s, recipe, path, r.GetValue(seed), a);
+            if (moe) SyntheticModel.WriteMxfp4Moe(s, path, r.GetValue(seed), a);
+            else if (recipe != null) SyntheticModel.Write(s, recipe, path, r.GetValue(seed), a);
             else SyntheticModel.Write(s, t, path, r.GetValue(seed), a);
             long parameters;
             using (var written = Gguf.GgufFile.Open(path)) parameters = written.Tensors.Sum(x => x.Dimensions.Aggregate(1L, (p, d) => p * d));
-            Console.Error.WriteLine($"wrote {path}: {a} {s.Name}, {parameters / 1e6:F1}M parameters, {recipe?.Name ?? t.ToString()}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
+            Console.Error.WriteLine($"wrote {path}: {a} {s.Name}, {parameters / 1e6:F1}M parameters, {(moe ? "MXFP4_MOE" : recipe?.Name ?? t.ToString())}, {new FileInfo(path).Length / 1e6:F1} MB, {sw.Elapsed.TotalSeconds:F1} s");
             return 0;
         }));
         return cmd;

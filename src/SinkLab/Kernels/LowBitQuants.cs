@@ -172,6 +172,7 @@ public static class LowBitQuants
     /// it), each weight the nearest of the 16 values at that scale (the first of equals).</summary>
     public static void QuantizeMxfp4(ReadOnlySpan<float> x, Span<byte> dst)
     {
+        Span<float> grid = stackalloc float[16];   // the 16 values at a block's scale, each product rounded as ggml's
         for (int b = 0; b < x.Length / 32; b++)
         {
             ReadOnlySpan<float> xs = x.Slice(32 * b, 32);
@@ -181,17 +182,18 @@ public static class LowBitQuants
             byte e = amax > 0 ? (byte)(MathF.Floor(MathF.Log2(amax)) - 2 + 127) : (byte)0;
             float d = IQuantTables.E8M0Half(e);
             y[0] = e;
-            for (int j = 0; j < 16; j++) y[1 + j] = (byte)(NearestFp4(xs[j], d) | (NearestFp4(xs[j + 16], d) << 4));
+            for (int i = 0; i < 16; i++) grid[i] = IQuantTables.Fp4Values[i] * d;
+            for (int j = 0; j < 16; j++) y[1 + j] = (byte)(NearestFp4(xs[j], grid) | (NearestFp4(xs[j + 16], grid) << 4));
         }
     }
 
-    private static int NearestFp4(float x, float d)
+    private static int NearestFp4(float x, ReadOnlySpan<float> grid)
     {
         int best = 0;
-        float bestErr = MathF.Abs(IQuantTables.Fp4Values[0] * d - x);
+        float bestErr = MathF.Abs(grid[0] - x);
         for (int i = 1; i < 16; i++)
         {
-            float err = MathF.Abs(IQuantTables.Fp4Values[i] * d - x);
+            float err = MathF.Abs(grid[i] - x);
             if (err < bestErr) { best = i; bestErr = err; }
         }
         return best;

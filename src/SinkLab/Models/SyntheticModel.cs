@@ -88,6 +88,22 @@ public static class SyntheticModel
         Build(shape, arch, seed, (name, _) => types[name]).Write(path);
     }
 
+    /// <summary>Writes a random mixture-of-experts model typed as llama.cpp's gpt-oss MXFP4 files are (<c>MXFP4_MOE</c>):
+    /// expert tensors MXFP4, the router F32, every other matrix Q8_0.</summary>
+    /// <exception cref="ArgumentException">An architecture without experts.</exception>
+    public static void WriteMxfp4Moe(SyntheticShape shape, string path, int seed = 1, string arch = "gpt-oss")
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        bool experts = false;
+        GgufWriter w = Build(shape, arch, seed, (name, _) =>
+        {
+            if (name.Contains("_exps", StringComparison.Ordinal)) { experts = true; return GgmlType.MXFP4; }
+            return name.Contains("ffn_gate_inp", StringComparison.Ordinal) ? GgmlType.F32 : GgmlType.Q8_0;
+        });
+        if (!experts) throw new ArgumentException($"MXFP4_MOE types expert tensors; {arch} has no mixture of experts", "--type");
+        w.Write(path);
+    }
+
     /// <summary>A writer holding the whole model (tensors are generated lazily, when written); matrices typed by
     /// <paramref name="typeOf"/>(name, ggml dims), vectors F32.</summary>
     internal static GgufWriter Build(SyntheticShape shape, string archName, int seed, Func<string, long[], GgmlType> typeOf)
@@ -101,15 +117,18 @@ public static class SyntheticModel
         ModelConfig c = ModelLoader.ReadConfig(GgufFile.Parse(keysOnly.ToArray(), $"synth:{archName}"), tokenEmbeddingRows: shape.Vocab).Config;
 
         int tensor = 0;
-        Random Rng() => new(HashCombine(seed, tensor++));
         foreach (PlannedTensor t in TensorPlan.For(c, arch.Layout))
         {
-            Random rng = Rng();
+            int tensorSeed = HashCombine(seed, tensor++);
+            var rng = new Random(tensorSeed);
             if (t.Kind == TensorKind.Matrix)
             {
                 GgmlType type = typeOf(t.Name, t.Dims);
                 long elements = t.Dims.Aggregate(1L, (a, d) => a * d);   // 3-D for experts: every expert's matrix
-                w.AddTensor(t.Name, type, t.Dims, () => Quantizer.Quantize(type, Uniform(rng, elements, MathF.Sqrt(3f / t.Dims[0]))));
+                float scale = MathF.Sqrt(3f / t.Dims[0]);
+                w.AddTensor(t.Name, type, t.Dims, elements < ParallelElements
+                    ? () => Quantizer.Quantize(type, Uniform(rng, elements, scale))
+                    : () => RandomRowsInParallel(type, tensorSeed, (int)t.Dims[0], elements, scale));
                 continue;
             }
             long n = t.Dims.Aggregate(1L, (a, d) => a * d);
@@ -152,6 +171,27 @@ public static class SyntheticModel
         w.Add(GgufKeys.TokenTypes, GgufValue.Of(new GgufArray(GgufValueType.Int32, types)));
         w.Add(GgufKeys.BosId, GgufValue.Of(1u));
         w.Add(GgufKeys.EosId, GgufValue.Of(2u));
+    }
+
+    /// <summary>Matrices from this many elements on (20b-class shapes: a 32-expert tensor, a 200k vocabulary) are drawn
+    /// and encoded in parallel, in chunks of rows that each have their own seed; smaller ones keep one generator per
+    /// tensor, so every file written before (fixtures, the 100m and 1b shapes) is unchanged.</summary>
+    private const long ParallelElements = 1L << 27;
+
+    private static byte[] RandomRowsInParallel(GgmlType type, int tensorSeed, int rowLength, long elements, float scale)
+    {
+        long rows = elements / rowLength;
+        int rowBytes = checked((int)GgmlTypeInfo.ByteSize(type, rowLength)), rowsPerChunk = Math.Max(1, (1 << 22) / rowLength);
+        var bytes = new byte[checked(rows * rowBytes)];
+        int chunks = checked((int)((rows + rowsPerChunk - 1) / rowsPerChunk));
+        Parallel.For(0, chunks, chunk =>
+        {
+            long first = (long)chunk * rowsPerChunk;
+            int n = (int)Math.Min(rowsPerChunk, rows - first);
+            float[] x = Uniform(new Random(HashCombine(tensorSeed, chunk)), (long)n * rowLength, scale);
+            Quantizer.Quantize(type, x, bytes.AsSpan(checked((int)(first * rowBytes)), n * rowBytes));
+        });
+        return bytes;
     }
 
     private static float[] Uniform(Random rng, long n, float scale)
