@@ -91,14 +91,14 @@ public sealed class SinkLabChatClient : IChatClient
             StreamingChat chat = Prepare(history, answered, systems);
             // Bounded: generation runs at most a few tokens ahead of the consumer, so a cancelled or abandoned
             // enumeration stops the model promptly.
-            var channel = Channel.CreateBounded<string>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+            var channel = Channel.CreateBounded<ChatPiece>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
             var reply = new System.Text.StringBuilder();
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);   // also fired when the caller stops enumerating
             Task producer = Task.Run(() =>
             {
                 try
                 {
-                    foreach (string piece in chat.Reply(user, maxTokens, sampler, stop.Token))
+                    foreach (ChatPiece piece in chat.ReplyPieces(user, maxTokens, sampler, stop.Token))
                         channel.Writer.WriteAsync(piece, stop.Token).AsTask().GetAwaiter().GetResult();
                     channel.Writer.TryComplete();
                 }
@@ -110,10 +110,16 @@ public sealed class SinkLabChatClient : IChatClient
             string responseId = Guid.NewGuid().ToString("N");
             try
             {
-                await foreach (string piece in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                await foreach (ChatPiece piece in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
                 {
-                    reply.Append(piece);
-                    yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = ModelId, ResponseId = responseId, MessageId = responseId };
+                    if (piece.IsReasoning)
+                    {
+                        // harmony's analysis channel: reasoning content, not part of the answer's text
+                        yield return new ChatResponseUpdate(ChatRole.Assistant, [new TextReasoningContent(piece.Text)]) { ModelId = ModelId, ResponseId = responseId, MessageId = responseId };
+                        continue;
+                    }
+                    reply.Append(piece.Text);
+                    yield return new ChatResponseUpdate(ChatRole.Assistant, piece.Text) { ModelId = ModelId, ResponseId = responseId, MessageId = responseId };
                 }
             }
             finally

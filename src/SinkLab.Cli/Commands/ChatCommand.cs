@@ -57,12 +57,14 @@ internal static class ChatCommand
                 if (tty) Console.Out.Write("> ");
                 string? line = Console.In.ReadLine();
                 if (string.IsNullOrWhiteSpace(line)) break;
-                IEnumerable<string> reply = chat.Reply(line, r.GetValue(n), sampler, cancel.Token);
+                IEnumerable<ChatPiece> reply = chat.ReplyPieces(line, r.GetValue(n), sampler, cancel.Token);
                 if (r.GetValue(showPrompt)) Console.Error.WriteLine($"[prompt] {System.Text.Json.JsonSerializer.Serialize(chat.LastPromptText)}");
-                foreach (string piece in reply)
+                foreach (ChatPiece piece in reply)
                 {
-                    Console.Out.Write(piece);
-                    Console.Out.Flush();
+                    // Reasoning (harmony's analysis channel) goes to stderr, so stdout holds only the answers.
+                    TextWriter to = piece.IsReasoning ? Console.Error : Console.Out;
+                    to.Write(piece.Text);
+                    to.Flush();
                 }
                 Console.Out.WriteLine();
                 KvRing ring = chat.Session.Ring;

@@ -17,12 +17,22 @@ public enum ReplyEnd
     Cancelled,
 }
 
+/// <summary>A piece of a reply as it is sampled: answer text, or the model's reasoning (harmony's <c>analysis</c>
+/// channel), which is shown apart and not part of <see cref="ChatTurn.Content"/>.</summary>
+/// <param name="Text">The text.</param>
+/// <param name="IsReasoning">True for chain of thought.</param>
+public readonly record struct ChatPiece(string Text, bool IsReasoning);
+
 /// <summary>
 /// A multi-turn conversation over one session with a streaming cache: before each user message, evict from the
 /// window to make room for the message and the reply (StreamingLLM's <c>evict_for_space</c>), feed the message, then
 /// sample the reply token by token. The conversation can run for ever at constant memory under <c>sink:S+W</c>.
 /// With a chat template, each turn feeds only the text the template adds after the last reply (see
-/// <see cref="TemplateDelta"/>), since what the cache holds cannot be re-rendered. Not thread-safe.
+/// <see cref="TemplateDelta"/>), since what the cache holds cannot be re-rendered. With a harmony vocabulary (gpt-oss)
+/// replies are read by channel (<see cref="HarmonyReader"/>): the answer is the text of the final (and commentary)
+/// messages, the analysis channel is reasoning; every sampled token stays in the cache as the model wrote it, and the
+/// next turn's text begins with the <c>&lt;|end|&gt;</c> that closes the reply where the model wrote <c>&lt;|return|&gt;</c>,
+/// as harmony's history does. Not thread-safe.
 /// </summary>
 public sealed class StreamingChat : IDisposable
 {
@@ -36,6 +46,7 @@ public sealed class StreamingChat : IDisposable
     private bool _started;
     private int _pending = -1;   // last sampled token of the previous reply, not yet fed
     private readonly bool _prefixHasBos;   // the cached prefix already starts the sequence with BOS
+    private readonly HarmonyReader? _harmony;
 
     /// <summary>Starts an empty conversation; <paramref name="format"/> null means the model's own template, or the
     /// plain form when it has none.</summary>
@@ -55,7 +66,14 @@ public sealed class StreamingChat : IDisposable
         if (_format.System != null) _turns.Add(new ChatTurn("system", _format.System));
         _session = new InferenceSession(model, new SessionOptions { Threads = threads, Cache = policy, Prefix = prefix });
         _prefixHasBos = prefix is { Count: > 0 } && prefix[0] == model.Tokenizer.BosId;
+        _harmony = HarmonyReader.For(model.Tokenizer);
     }
+
+    /// <summary>True when replies are read as harmony messages (the vocabulary has harmony's markers).</summary>
+    public bool Harmony => _harmony != null;
+
+    /// <summary>The reasoning of the last reply (harmony's analysis channel; empty for other models).</summary>
+    public string LastReasoning { get; private set; } = "";
 
     /// <summary>The session (its <see cref="InferenceSession.Ring"/> shows what the cache holds).</summary>
     public InferenceSession Session => _session;
@@ -95,6 +113,15 @@ public sealed class StreamingChat : IDisposable
     /// <exception cref="ArgumentException">An empty message.</exception>
     /// <exception cref="TemplateException">The template refused the conversation (e.g. roles it does not accept).</exception>
     public IEnumerable<string> Reply(string message, int maxTokens, Sampler sampler, CancellationToken cancel = default)
+    {
+        IEnumerable<ChatPiece> pieces = ReplyPieces(message, maxTokens, sampler, cancel);
+        return pieces.Where(p => !p.IsReasoning).Select(p => p.Text);
+    }
+
+    /// <summary>Sends <paramref name="message"/> and yields the reply's answer and reasoning pieces as they are sampled.</summary>
+    /// <exception cref="ArgumentException">An empty message.</exception>
+    /// <exception cref="TemplateException">The template refused the conversation (e.g. roles it does not accept).</exception>
+    public IEnumerable<ChatPiece> ReplyPieces(string message, int maxTokens, Sampler sampler, CancellationToken cancel = default)
     {
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(sampler);
@@ -157,10 +184,15 @@ public sealed class StreamingChat : IDisposable
         return after[common..];
     }
 
-    private IEnumerable<string> Run(string message, List<int> prompt, int maxTokens, Sampler sampler, CancellationToken cancel)
+    private IEnumerable<ChatPiece> Run(string message, List<int> prompt, int maxTokens, Sampler sampler, CancellationToken cancel)
     {
         _turns.Add(new ChatTurn("user", message));
         var reply = new StringBuilder();
+        var reasoning = new StringBuilder();
+        var thoughts = new UTF8Encoding(false, false).GetDecoder();
+        var thoughtChars = new char[64];
+        _harmony?.Begin();
+        LastReasoning = "";
         EvictedForSpace += _session.Ring.EvictForSpace(prompt.Count + maxTokens);
         foreach (int t in prompt) sampler.Accept(t);
         ReadOnlySpan<float> logits = _session.Prefill(prompt.ToArray());
@@ -178,12 +210,25 @@ public sealed class StreamingChat : IDisposable
                 sampler.Accept(next);
                 if (end.Contains(next)) { LastEnd = ReplyEnd.Stop; break; }
                 byte[] piece = _model.Tokenizer.TokenBytes(next);
+                HarmonyPart part = _harmony?.Feed(next) ?? HarmonyPart.Content;
+                if (part != HarmonyPart.Content || _harmony is { IsReasoning: true })
+                {
+                    if (part == HarmonyPart.Content)
+                    {
+                        string thought = new(thoughtChars, 0, thoughts.GetChars(piece, 0, piece.Length, thoughtChars, 0, flush: false));
+                        reasoning.Append(thought);
+                        if (thought.Length > 0) yield return new ChatPiece(thought, true);
+                    }
+                    if (i + 1 == maxTokens) { _pending = next; break; }
+                    logits = _session.Decode(next);
+                    continue;
+                }
                 held.Append(chars, 0, utf8.GetChars(piece, 0, piece.Length, chars, 0, flush: false));
                 var (emit, stopped) = SplitAtStop(held);
                 if (emit.Length > 0)
                 {
                     reply.Append(emit);
-                    yield return emit;
+                    yield return new ChatPiece(emit, false);
                 }
                 if (stopped) { LastEnd = ReplyEnd.Stop; break; }
                 if (i + 1 == maxTokens) { _pending = next; break; }
@@ -192,12 +237,13 @@ public sealed class StreamingChat : IDisposable
             if (LastEnd != ReplyEnd.Stop && held.Length > 0)
             {
                 reply.Append(held);
-                yield return held.ToString();
+                yield return new ChatPiece(held.ToString(), false);
             }
         }
         finally
         {
             _turns.Add(new ChatTurn("assistant", reply.ToString()));
+            LastReasoning = reasoning.ToString();
         }
     }
 

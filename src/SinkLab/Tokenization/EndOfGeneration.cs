@@ -6,7 +6,8 @@ namespace SinkLab.Tokenization;
 /// <summary>
 /// The tokens after which a model has finished its turn, as llama.cpp's vocabulary loader gathers them: EOS, the EOT and
 /// EOM ids the metadata names, and every control (or user-defined) token whose text is one of the end-of-turn markers chat
-/// models are trained with (<c>&lt;|eot_id|&gt;</c>, <c>&lt;|im_end|&gt;</c>, <c>&lt;end_of_turn&gt;</c>, <c>&lt;|end|&gt;</c>, …).
+/// models are trained with (<c>&lt;|eot_id|&gt;</c>, <c>&lt;|im_end|&gt;</c>, <c>&lt;end_of_turn&gt;</c>, <c>&lt;|end|&gt;</c>, …),
+/// less harmony's <c>&lt;|end|&gt;</c> when the vocabulary also has <c>&lt;|return|&gt;</c> and <c>&lt;|call|&gt;</c>.
 /// </summary>
 public static class EndOfGeneration
 {
@@ -33,6 +34,10 @@ public static class EndOfGeneration
             if (markers.Contains(tokenizer.TokenText(id))) ids.Add(id);
         }
         ids.Remove(-1);
+        // llama.cpp's workaround for harmony (gpt-oss): <|end|> closes every message, the analysis one included, so with
+        // <|return|> and <|call|> present only those two end a reply.
+        bool Has(string text) => ids.Any(id => tokenizer.TokenText(id) == text);
+        if (Has("<|return|>") && Has("<|call|>")) ids.RemoveWhere(id => tokenizer.TokenText(id) == "<|end|>");
         return ids;
     }
 }

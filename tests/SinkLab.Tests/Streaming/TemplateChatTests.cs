@@ -20,25 +20,13 @@ public sealed class TemplateChatTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     /// <summary>The tiny synthetic llama with &lt;|im_start|&gt; and &lt;|im_end|&gt; as control tokens, optionally a template.</summary>
-    private string ChatModel(string? template, bool addBos = false)
-    {
-        string plain = Path.Combine(_dir, "plain.gguf");
-        if (!File.Exists(plain)) SyntheticModel.Write(SyntheticModel.Shape("tiny"), GgmlType.F32, plain);
-        using GgufFile f = GgufFile.Open(plain);
-        GgufWriter w = GgufWriter.From(f);
-        string[] texts = f.GetArray<string>(GgufKeys.Tokens);
-        int[] types = f.GetArray<int>(GgufKeys.TokenTypes);
-        (texts[ImStart], types[ImStart]) = ("<|im_start|>", (int)TokenType.Control);
-        (texts[ImEnd], types[ImEnd]) = ("<|im_end|>", (int)TokenType.Control);
-        foreach (string key in new[] { GgufKeys.Tokens, GgufKeys.TokenTypes, GgufKeys.AddBos }) w.Remove(key);
-        w.Add(GgufKeys.Tokens, GgufValue.Of(new GgufArray(GgufValueType.String, texts)));
-        w.Add(GgufKeys.TokenTypes, GgufValue.Of(new GgufArray(GgufValueType.Int32, types)));
-        w.Add(GgufKeys.AddBos, GgufValue.Of(addBos));
-        if (template != null) w.Add(GgufKeys.ChatTemplate, GgufValue.Of(template));
-        string path = Path.Combine(_dir, $"chat-{Guid.NewGuid():N}.gguf");
-        w.Write(path);
-        return path;
-    }
+    private string ChatModel(string? template, bool addBos = false) =>
+        ChatVocabulary.Write(_dir, [(ImStart, "<|im_start|>", TokenType.Control), (ImEnd, "<|im_end|>", TokenType.Control)], (_, w) =>
+        {
+            w.Remove(GgufKeys.AddBos);
+            w.Add(GgufKeys.AddBos, GgufValue.Of(addBos));
+            if (template != null) w.Add(GgufKeys.ChatTemplate, GgufValue.Of(template));
+        });
 
     [Fact]
     public void EndOfGenerationHoldsEosAndTheVocabularysEndOfTurnMarkers()

@@ -153,6 +153,13 @@ FIXTURE_CASES = [
     for msgs, gen, extra in [(CONVERSATION, True, {}), (CONVERSATION, False, {}), (CONVERSATION[1:], True, {}),
                              (THINKING, True, {}), (THINKING[:2], False, {}), (CONVERSATION, True, {"enable_thinking": False}),
                              (CONVERSATION[1:4], True, {"tools": [TOOL]})]
+] + [
+    # gpt-oss (harmony): its own variables, built-in tools, and a tool message with no tool call before it (raises)
+    ("openai-gpt-oss-120b", msgs, gen, "<|startoftext|>", "<|return|>", extra)
+    for msgs, gen, extra in [(CONVERSATION, True, {}), (CONVERSATION, False, {}), (CONVERSATION[1:], True, {}),
+                             (CONVERSATION[1:2], True, {"reasoning_effort": "high", "model_identity": "You are SinkLab's test."}),
+                             (CONVERSATION[1:4], True, {"tools": [TOOL]}), (CONVERSATION[1:2], True, {"builtin_tools": ["browser", "python"]}),
+                             (CONVERSATION[1:2] + [{"role": "tool", "content": "sunny"}], True, {})]
 ]
 
 def render_fixtures():
