@@ -51,6 +51,10 @@ internal static class BenchCommand
         }, gen) : null;
 
         long weightBytes = SyntheticModel.WeightBytesPerToken(m);
+        // Of those, the bytes of the expert_used_count experts a token's routing picks in every layer (MoE models only).
+        long? expertBytes = m.Config.Block.Moe is { } moe
+            ? m.Weights.Layers.Sum(l => l.Experts is { } e ? Enumerable.Range(0, Math.Min(moe.Used, e.Gate.Length)).Sum(i => e.Gate[i].ByteSize + e.Up[i].ByteSize + e.Down[i].ByteSize) : 0L)
+            : null;
         double? copyBytesPerSecond = bandwidth ? CopyBandwidth(threads) : null;
         double? readBytesPerSecond = bandwidth ? ReadBandwidth(threads) : null;
         double? computeScaling = bandwidth && threads > 1 ? ComputeScaling(threads) : null;
@@ -78,6 +82,7 @@ internal static class BenchCommand
                 GenerationTokensPerSecond = tg?.Mean,
                 GenerationTokensPerSecondStd = tg?.Std,
                 WeightBytesPerToken = weightBytes,
+                ActiveExpertBytesPerToken = expertBytes,
                 DecodeWeightBytesPerSecond = decodeBytesPerSecond,
                 CopyBytesPerSecond = copyBytesPerSecond,
                 BandwidthFraction = fraction,
@@ -101,6 +106,8 @@ internal static class BenchCommand
         if (fraction is double f)
             AnsiConsole.MarkupLine($"decode reads {decodeBytesPerSecond / 1e9:F2} GB/s of weights ({weightBytes / 1e6:F1} MB per token); Span.CopyTo on {threads} thread(s): " +
                                    $"{copyBytesPerSecond / 1e9:F2} GB/s, [bold]{f:P0}[/] of it; a read-only scan: {readBytesPerSecond / 1e9:F2} GB/s, [bold]{readFraction:P0}[/] of it");
+        if (expertBytes is long eb)
+            AnsiConsole.MarkupLine($"of the {weightBytes / 1e6:F1} MB a token reads, {eb / 1e6:F1} MB are the weights of the experts it is routed to ({m.Config.Block.Moe!.Used} of {m.Config.Block.Moe.Experts} per layer)");
         if (computeScaling is double cs)
             AnsiConsole.MarkupLine($"a vector multiply-add loop runs {cs:F2}× as fast on {threads} threads as on one (SIMD compute available to the threads)");
         if (promptGflops is double pg)

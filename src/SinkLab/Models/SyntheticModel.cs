@@ -178,7 +178,7 @@ public static class SyntheticModel
     /// tensor, so every file written before (fixtures, the 100m and 1b shapes) is unchanged.</summary>
     private const long ParallelElements = 1L << 27;
 
-    private static byte[] RandomRowsInParallel(GgmlType type, int tensorSeed, int rowLength, long elements, float scale)
+    internal static byte[] RandomRowsInParallel(GgmlType type, int tensorSeed, int rowLength, long elements, float scale)
     {
         long rows = elements / rowLength;
         int rowBytes = checked((int)GgmlTypeInfo.ByteSize(type, rowLength)), rowsPerChunk = Math.Max(1, (1 << 22) / rowLength);

@@ -52,6 +52,55 @@ public class SyntheticModelTests
         (code, _, err) = CliTests.Run("synth", "--shape", "tiny", "--type", "Q9_Z", "-o", Path.Combine(Path.GetTempPath(), "never.gguf"));
         Assert.Equal(2, code);
         Assert.Contains("unknown type 'Q9_Z'", err);
+        (code, _, err) = CliTests.Run("synth", "--shape", "tiny", "--type", "MXFP4_MOE", "-o", Path.Combine(Path.GetTempPath(), "never.gguf"));
+        Assert.Equal(2, code);
+        Assert.Contains("llama has no mixture of experts", err);
         Assert.False(File.Exists(Path.Combine(Path.GetTempPath(), "never.gguf")));
+    }
+
+    [Fact]
+    public void Mxfp4MoeTypesExpertsRouterAndTheRestAsLlamaCppsGptOssFiles()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"synth-moe-{Guid.NewGuid():N}.gguf");
+        try
+        {
+            SyntheticModel.WriteMxfp4Moe(SyntheticModel.Shape("tiny"), path);
+            using GgufFile f = GgufFile.Open(path);
+            foreach (GgufTensorInfo t in f.Tensors.Where(t => t.Dimensions.Length >= 2 && t.Name.EndsWith(".weight", StringComparison.Ordinal)))
+            {
+                GgmlType want = t.Name.Contains("_exps", StringComparison.Ordinal) ? GgmlType.MXFP4
+                    : t.Name.Contains("ffn_gate_inp", StringComparison.Ordinal) ? GgmlType.F32 : GgmlType.Q8_0;
+                Assert.True(want == t.Type, $"{t.Name}: {t.Type}, want {want}");
+            }
+            Assert.Equal(2 * 3, f.Tensors.Count(t => t.Type == GgmlType.MXFP4));   // 2 layers x gate, up and down experts
+            using Model m = Model.Load(path);
+            using var s = new InferenceSession(m);
+            Assert.All(s.Prefill([1, 300, 301]).ToArray(), x => Assert.True(float.IsFinite(x)));
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    /// <summary>20b-class tensors are drawn and encoded in parallel chunks of rows, each with its own seed: the bytes
+    /// do not depend on how the chunks were scheduled, and they decode to the uniform range the weights are drawn from.</summary>
+    [Fact]
+    public void ParallelRowChunksAreDeterministicAndInRange()
+    {
+        const int rowLength = 64;
+        long elements = rowLength * 150_000L;   // three chunks of 65,536 rows
+        float scale = MathF.Sqrt(3f / rowLength);
+        byte[] a = SyntheticModel.RandomRowsInParallel(GgmlType.Q8_0, 7, rowLength, elements, scale);
+        byte[] b = SyntheticModel.RandomRowsInParallel(GgmlType.Q8_0, 7, rowLength, elements, scale);
+        Assert.Equal(a, b);
+        Assert.NotEqual(a, SyntheticModel.RandomRowsInParallel(GgmlType.Q8_0, 8, rowLength, elements, scale));
+        var x = new float[elements];
+        SinkLab.Kernels.Quantizer.Dequantize(GgmlType.Q8_0, a, x);
+        Assert.InRange(x.Max(), scale * 0.98f, scale * 1.01f);
+        Assert.InRange(x.Min(), -scale * 1.01f, -scale * 0.98f);
+        // chunks differ from one another (each has its own seed)
+        int chunkBytes = 65_536 * (int)GgmlTypeInfo.ByteSize(GgmlType.Q8_0, rowLength);
+        Assert.False(a.AsSpan(0, 4096).SequenceEqual(a.AsSpan(chunkBytes, 4096)));
     }
 }
