@@ -40,7 +40,7 @@ public sealed unsafe partial class InferenceSession
                 Span<int> chosen = _choice.AsSpan(t * k, k);
                 Span<float> w = _choiceWeight.AsSpan(t * k, k);
                 MoeRouting.TopK(_router.AsSpan(t * experts, experts), chosen);
-                MoeRouting.Weights(_router.AsSpan(t * experts, experts), chosen, m.Gating, w);
+                MoeRouting.Weights(_router.AsSpan(t * experts, experts), chosen, m.Gating, w, m.NormalizeWeights, m.WeightScale);
                 for (int j = 0; j < k; j++)
                 {
                     int e = chosen[j], i = _expertCount[e]++;
@@ -71,6 +71,31 @@ public sealed unsafe partial class InferenceSession
                 System.Numerics.Tensors.TensorPrimitives.Multiply(_slotOut.AsSpan(t * k * dim, dim), _choiceWeight[t * k], mo);
                 for (int j = 1; j < k; j++)
                     System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(_slotOut.AsSpan((t * k + j) * dim, dim), _choiceWeight[t * k + j], mo, mo);
+            }
+            if (ex.SharedUp is { } sharedUp) SharedExperts(ex, sharedUp, input, n);
+        }
+    }
+
+    /// <summary>Shared experts (Qwen-MoE style): every token through one more MLP of the block's kind, its output scaled
+    /// by σ(w·x) when the block has a shared-expert gate, added to the routed experts' sum in <c>_mo</c>.</summary>
+    private void SharedExperts(ExpertWeights ex, WeightMatrix up, float* input, int n)
+    {
+        int dim = _c.Dim, h = up.Rows;
+        fixed (float* hb = _hb, hb2 = _hb2, xin = _moeIn)
+        {
+            _matmul.Run(input, dim, n, ex.SharedGate!, hb, h, up, hb2, h);   // the loader requires all three
+            Span<float> g = _hb.AsSpan(0, n * h), u = _hb2.AsSpan(0, n * h);
+            if (_b.Mlp == MlpKind.SwiGluOai) MoeRouting.SwiGluOai(g, u);
+            else if (_b.Mlp == MlpKind.GeGlu) Ops.GeGlu(g, u, _exactGelu);
+            else Ops.SwiGlu(g, u);
+            _matmul.Run(ex.SharedDown!, hb, h, n, xin, dim);
+            for (int t = 0; t < n; t++)
+            {
+                Span<float> o = _moeIn.AsSpan(t * dim, dim), mo = _mo.AsSpan(t * dim, dim);
+                float scale = 1f;
+                if (ex.SharedGateInput is { } w)
+                    scale = 1f / (1f + MathF.Exp(-System.Numerics.Tensors.TensorPrimitives.Dot(w, new ReadOnlySpan<float>(input + (long)t * dim, dim))));
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(o, scale, mo, mo);
             }
         }
     }

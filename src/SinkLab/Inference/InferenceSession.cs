@@ -79,7 +79,8 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _batch = Math.Min(options.BatchSize, ContextSize);
         Threads = options.Threads;
         _pool = new WorkerPool(options.Threads);
-        int hiddenMax = Math.Max(_c.HiddenDim, _b.Moe?.ExpertHidden ?? 0);
+        int sharedHidden = _w.Layers.Max(l => l.Experts?.SharedUp?.Rows ?? 0);
+        int hiddenMax = Math.Max(Math.Max(_c.HiddenDim, _b.Moe?.ExpertHidden ?? 0), sharedHidden);
         int maxCols = Math.Max(Math.Max(_c.Dim, hiddenMax), _c.QDim);
         _matmul = new MatMul(_pool, _batch, maxCols);
         _attention = new AttentionJob(this);

@@ -26,21 +26,43 @@ public static class MoeRouting
         }
     }
 
-    /// <summary>The weights of the chosen experts under <paramref name="gating"/>.</summary>
-    public static void Weights(ReadOnlySpan<float> logits, ReadOnlySpan<int> chosen, ExpertGating gating, Span<float> weights)
+    /// <summary>The weights of the chosen experts under <paramref name="gating"/>, divided by their sum when
+    /// <paramref name="normalize"/>, then multiplied by <paramref name="scale"/> (llama.cpp's order).</summary>
+    public static void Weights(ReadOnlySpan<float> logits, ReadOnlySpan<int> chosen, ExpertGating gating, Span<float> weights,
+        bool normalize = false, float scale = 1f)
     {
+        float sum = 0;
         switch (gating)
         {
             case ExpertGating.SoftmaxOfSelected:
+            {
                 float max = float.NegativeInfinity;
                 foreach (int e in chosen) max = MathF.Max(max, logits[e]);
-                float sum = 0;
                 for (int j = 0; j < chosen.Length; j++) sum += weights[j] = MathF.Exp(logits[chosen[j]] - max);
                 for (int j = 0; j < chosen.Length; j++) weights[j] /= sum;
+                break;
+            }
+            case ExpertGating.Softmax:
+            {
+                float max = float.NegativeInfinity, all = 0;
+                foreach (float v in logits) max = MathF.Max(max, v);
+                foreach (float v in logits) all += MathF.Exp(v - max);
+                for (int j = 0; j < chosen.Length; j++) weights[j] = MathF.Exp(logits[chosen[j]] - max) / all;
+                break;
+            }
+            case ExpertGating.Sigmoid:
+                for (int j = 0; j < chosen.Length; j++) weights[j] = 1f / (1f + MathF.Exp(-logits[chosen[j]]));
                 break;
             default:
                 throw new ArgumentOutOfRangeException(nameof(gating), gating, "unknown expert gating");
         }
+        if (normalize)
+        {
+            sum = 0;
+            foreach (float w in weights[..chosen.Length]) sum += w;
+            for (int j = 0; j < chosen.Length; j++) weights[j] /= sum;
+        }
+        if (scale != 1f) for (int j = 0; j < chosen.Length; j++) weights[j] *= scale;
     }
 
     /// <summary>gate ← min(g, 7) · σ(1.702 · min(g, 7)) · (clamp(up, −7, 7) + 1), element-wise.</summary>

@@ -51,6 +51,11 @@ public enum ExpertGating
     /// <summary>The top-k router logits are chosen, then a softmax over those k alone gives their weights (gpt-oss;
     /// llama.cpp's <c>expert_gating_func</c> 3, "softmax weight").</summary>
     SoftmaxOfSelected,
+    /// <summary>A softmax over every expert's logit; the chosen experts keep their probabilities (Mixtral, OLMoE, Qwen-MoE;
+    /// <c>expert_gating_func</c> 1), renormalised over the chosen when <see cref="MoeSpec.NormalizeWeights"/>.</summary>
+    Softmax,
+    /// <summary>σ(logit) of each chosen expert (DeepSeek V3; <c>expert_gating_func</c> 2), renormalised when asked.</summary>
+    Sigmoid,
 }
 
 /// <summary>A mixture-of-experts feed-forward block: a router (logits = W·x + b over <see cref="Experts"/>), the top
@@ -61,7 +66,21 @@ public enum ExpertGating
 /// <param name="Used">expert_used_count (top-k).</param>
 /// <param name="ExpertHidden">expert_feed_forward_length.</param>
 /// <param name="Gating">How the chosen logits become weights.</param>
-public sealed record MoeSpec(int Experts, int Used, int ExpertHidden, ExpertGating Gating);
+/// <param name="NormalizeWeights">Divide the chosen weights by their sum (llama.cpp's <c>expert_weights_norm</c>).</param>
+/// <param name="WeightScale">Multiply them by this (<c>expert_weights_scale</c>).</param>
+/// <remarks>Shared experts (<c>ffn_*_shexp</c>, every token through them, optionally gated by σ(w·x) with
+/// <c>ffn_gate_inp_shexp</c>) are taken from the file's tensors when present (<see cref="ExpertWeights.SharedUp"/>).</remarks>
+public sealed record MoeSpec(int Experts, int Used, int ExpertHidden, ExpertGating Gating, bool NormalizeWeights = false, float WeightScale = 1f)
+{
+    /// <summary>llama.cpp's <c>expert_gating_func</c> values: 1 softmax, 2 sigmoid, 3 softmax over the chosen.</summary>
+    public static ExpertGating? GatingOf(int value) => value switch
+    {
+        1 => ExpertGating.Softmax,
+        2 => ExpertGating.Sigmoid,
+        3 => ExpertGating.SoftmaxOfSelected,
+        _ => null,
+    };
+}
 
 /// <summary>How positions enter the model.</summary>
 public enum PositionKind

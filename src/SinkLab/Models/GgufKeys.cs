@@ -107,6 +107,10 @@ public static class GgufKeys
     public const string FfnGateExpsBias = "ffn_gate_exps.bias";    // n_ff_exp × n_expert
     public const string FfnUpExpsBias = "ffn_up_exps.bias";
     public const string FfnDownExpsBias = "ffn_down_exps.bias";    // n_embd × n_expert
+    public const string FfnGateShexp = "ffn_gate_shexp.weight";    // shared experts: n_ff_shexp × n_embd
+    public const string FfnUpShexp = "ffn_up_shexp.weight";
+    public const string FfnDownShexp = "ffn_down_shexp.weight";    // n_embd × n_ff_shexp
+    public const string FfnGateInpShexp = "ffn_gate_inp_shexp.weight";   // n_embd: σ(w·x) scales the shared experts
     public const string FfnDown = "ffn_down.weight";
     public const string FfnUp = "ffn_up.weight";
 #pragma warning restore CS1591

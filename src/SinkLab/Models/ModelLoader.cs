@@ -213,6 +213,8 @@ internal static unsafe class ModelLoader
     {
         string B(string s) => GgufKeys.Block(l, s);
         int e = m.Experts, h = m.ExpertHidden;
+        // Shared experts: their width is the up projection's row count (checked against gate and down below).
+        int shared = f.TryGetTensor(B(GgufKeys.FfnUpShexp), out GgufTensorInfo up) ? checked((int)up.Dimensions[^1]) : 0;
         WeightMatrix[] Split(string name, int rows, int cols)
         {
             WeightMatrix all = Matrix(f, name, rows, cols, experts: e);
@@ -234,6 +236,10 @@ internal static unsafe class ModelLoader
             BiasGate = Biases(B(GgufKeys.FfnGateExpsBias), h),
             BiasUp = Biases(B(GgufKeys.FfnUpExpsBias), h),
             BiasDown = Biases(B(GgufKeys.FfnDownExpsBias), dim),
+            SharedGate = shared > 0 ? Matrix(f, B(GgufKeys.FfnGateShexp), shared, dim) : null,
+            SharedUp = shared > 0 ? Matrix(f, B(GgufKeys.FfnUpShexp), shared, dim) : null,
+            SharedDown = shared > 0 ? Matrix(f, B(GgufKeys.FfnDownShexp), dim, shared) : null,
+            SharedGateInput = shared > 0 ? OptionalVector(f, B(GgufKeys.FfnGateInpShexp), dim) : null,
         };
     }
 

@@ -144,6 +144,7 @@ public sealed class LayerWeights
         if (Experts is { } e)
         {
             yield return e.Router;
+            foreach (WeightMatrix s in e.Shared()) yield return s;
             for (int i = 0; i < Math.Min(experts, e.Gate.Length); i++) { yield return e.Gate[i]; yield return e.Up[i]; yield return e.Down[i]; }
         }
     }
@@ -170,6 +171,18 @@ public sealed class ExpertWeights
     public float[][]? BiasUp { get; init; }
     /// <inheritdoc cref="BiasGate"/>
     public float[][]? BiasDown { get; init; }
+    /// <summary>Shared experts, which every token goes through (<c>ffn_gate_shexp</c>, <c>ffn_up_shexp</c>,
+    /// <c>ffn_down_shexp</c>: an MLP of the block's kind), or null.</summary>
+    public WeightMatrix? SharedGate { get; init; }
+    /// <inheritdoc cref="SharedGate"/>
+    public WeightMatrix? SharedUp { get; init; }
+    /// <inheritdoc cref="SharedGate"/>
+    public WeightMatrix? SharedDown { get; init; }
+    /// <summary>The shared experts' gate: their output is scaled by σ(w·x) (<c>ffn_gate_inp_shexp</c>, n_embd), or null.</summary>
+    public float[]? SharedGateInput { get; init; }
+
+    /// <summary>The shared experts' matrices (none without shared experts).</summary>
+    public IEnumerable<WeightMatrix> Shared() => new[] { SharedGate, SharedUp, SharedDown }.OfType<WeightMatrix>();
 }
 
 /// <summary>All weights of a model.</summary>

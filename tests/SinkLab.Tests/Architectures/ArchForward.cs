@@ -241,6 +241,22 @@ internal static class ArchForward
             double[] o = Add(MatVec(down[(e * dim * h)..((e + 1) * dim * h)], dim, h, a), Vec(bd?[(e * dim)..((e + 1) * dim)], dim));
             for (int i = 0; i < dim; i++) y[i] += w * o[i];
         }
+        // Shared experts (Qwen-MoE's layout) where the file has them: the same clamped SwiGLU over one more MLP, its
+        // output times σ(w·x) when ffn_gate_inp_shexp is there, added to every token's sum.
+        if (T(f, B("ffn_up_shexp.weight")) is { } sUp)
+        {
+            int hs = sUp.Length / dim;
+            double[] g = MatVec(T(f, B("ffn_gate_shexp.weight"))!, hs, dim, x), u = MatVec(sUp, hs, dim, x);
+            var a = new double[hs];
+            for (int i = 0; i < hs; i++)
+            {
+                double gc = Math.Min(g[i], 7), uc = Math.Clamp(u[i], -7, 7);
+                a[i] = gc / (1 + Math.Exp(-1.702 * gc)) * (uc + 1);
+            }
+            double[] o = MatVec(T(f, B("ffn_down_shexp.weight"))!, dim, hs, a);
+            double scale = T(f, B("ffn_gate_inp_shexp.weight")) is { } gi ? 1 / (1 + Math.Exp(-Enumerable.Range(0, dim).Sum(i => gi[i] * x[i]))) : 1;
+            for (int i = 0; i < dim; i++) y[i] += scale * o[i];
+        }
         return y;
     }
 

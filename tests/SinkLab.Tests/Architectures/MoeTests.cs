@@ -34,6 +34,73 @@ public class MoeTests
     }
 
     [Fact]
+    public void SoftmaxAndSigmoidGatingKeepTheChosenProbabilitiesThenNormaliseAndScale()
+    {
+        float[] logits = [1f, 4f, -2f, 3f];
+        int[] chosen = [1, 3];
+        double all = logits.Sum(v => Math.Exp(v));
+        var w = new float[2];
+        MoeRouting.Weights(logits, chosen, ExpertGating.Softmax, w);
+        Assert.Equal(Math.Exp(4) / all, w[0], 6);
+        Assert.Equal(Math.Exp(3) / all, w[1], 6);
+        MoeRouting.Weights(logits, chosen, ExpertGating.Softmax, w, normalize: true, scale: 2.5f);
+        Assert.Equal(2.5 * Math.Exp(4) / (Math.Exp(4) + Math.Exp(3)), w[0], 5);
+        Assert.Equal(2.5 * Math.Exp(3) / (Math.Exp(4) + Math.Exp(3)), w[1], 5);
+        MoeRouting.Weights(logits, chosen, ExpertGating.Sigmoid, w);
+        Assert.Equal(1 / (1 + Math.Exp(-4)), w[0], 6);
+        Assert.Equal(1 / (1 + Math.Exp(-3)), w[1], 6);
+        MoeRouting.Weights(logits, chosen, ExpertGating.Sigmoid, w, normalize: true);
+        Assert.Equal(1.0, w[0] + w[1], 6);
+        Assert.Equal((ExpertGating?)ExpertGating.SoftmaxOfSelected, MoeSpec.GatingOf(3));
+        Assert.Equal((ExpertGating?)ExpertGating.Softmax, MoeSpec.GatingOf(1));
+        Assert.Equal((ExpertGating?)ExpertGating.Sigmoid, MoeSpec.GatingOf(2));
+        Assert.Null(MoeSpec.GatingOf(4));
+    }
+
+    /// <summary>Shared experts (Qwen-MoE's ffn_*_shexp and its σ gate), added to the gpt-oss fixture: the engine against
+    /// the float64 reference, token by token and batched, with and without the gate.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void SharedExpertsJoinEveryTokensSum(bool gated)
+    {
+        using GgufFile source = ArchFixtureTests.Fixture("gpt-oss");
+        int dim = (int)source.Tensors.Single(t => t.Name == "token_embd.weight").Dimensions[0], hs = 48;
+        int layers = source.Tensors.Count(t => t.Name.EndsWith(".attn_norm.weight", StringComparison.Ordinal));
+        var rng = new Random(11);
+        float[] R(int n, float s) => [.. Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * s)];
+        GgufFile f = Edited(w =>
+        {
+            for (int l = 0; l < layers; l++)
+            {
+                w.AddTensor($"blk.{l}.ffn_gate_shexp.weight", [dim, hs], R(dim * hs, 0.2f));
+                w.AddTensor($"blk.{l}.ffn_up_shexp.weight", [dim, hs], R(dim * hs, 0.2f));
+                w.AddTensor($"blk.{l}.ffn_down_shexp.weight", [hs, dim], R(dim * hs, 0.2f));
+                if (gated) w.AddTensor($"blk.{l}.ffn_gate_inp_shexp.weight", [dim], R(dim, 0.3f));
+            }
+        });
+        using Model m = Model.FromGguf(f);
+        Assert.All(m.Weights.Layers, l => Assert.Equal(hs, l.Experts!.SharedUp!.Rows));
+        int[] tokens = [1, 17, 250, 3, 99, 42, 7, 180];
+        double[][] want = ArchForward.Logits(f, tokens);
+        float[][] batched = ArchFixtureTests.Batched(m, tokens, threads: 2);
+        using var s = new SinkLab.Inference.InferenceSession(m, new SinkLab.Inference.SessionOptions { Gelu = SinkLab.Inference.GeluMode.Tanh });
+        for (int t = 0; t < tokens.Length; t++)
+        {
+            float[] one = s.Decode(tokens[t]).ToArray();
+            double scale = want[t].Max(Math.Abs);
+            for (int i = 0; i < one.Length; i++)
+            {
+                Assert.True(Math.Abs(one[i] - want[t][i]) / scale < 1e-4, $"token {t}, logit {i}: {one[i]} vs {want[t][i]}");
+                Assert.True(Math.Abs(batched[t][i] - want[t][i]) / scale < 1e-4, $"batched token {t}, logit {i}");
+            }
+        }
+        // Without shared experts the logits differ: the test sees them.
+        using Model plain = Model.FromGguf(ArchFixtureTests.Fixture("gpt-oss"));
+        Assert.NotEqual(ArchFixtureTests.Batched(plain, tokens, 1)[^1], batched[^1]);
+    }
+
+    [Fact]
     public void ClampedSwiGluFollowsItsDefinition()
     {
         float[] g = [-3f, 0f, 2f, 7f, 9f, 12f], u = [0.5f, -8f, 3f, 10f, -1f, 6.9f];
