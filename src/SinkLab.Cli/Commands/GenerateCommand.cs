@@ -1,8 +1,8 @@
 using System.CommandLine;
-using System.Text;
 using SinkLab.Caching;
 using SinkLab.Inference;
 using SinkLab.Models;
+using SinkLab.Tokenization;
 using Spectre.Console;
 
 namespace SinkLab.Cli.Commands;
@@ -61,15 +61,12 @@ internal static class GenerateCommand
             throw new ArgumentException($"the prompt has {ids.Length} tokens{(k > 0 ? $" after a prefix of {k}" : "")}; the context holds {m.Config.ContextLength} (a streaming --cache such as sink:4+252 has no limit)", "--prompt");
         using var session = new InferenceSession(m, new SessionOptions { Threads = threads, Cache = policy, Prefix = prefix, HalfPrecisionKv = kvF16 });
         var sampler = new Sampler(m.Config.VocabSize, sampling);
-        Decoder utf8 = new UTF8Encoding(false, false).GetDecoder();
-        char[] chars = new char[64];
+        var text = new TokenTextStream();
         if (!json) Console.Out.Write(prompt);
         var sw = System.Diagnostics.Stopwatch.StartNew();
         List<int> all = Generator.Generate(session, ids, count, sampler, onToken: json ? null : t =>
         {
-            byte[] piece = m.Tokenizer.TokenBytes(t);
-            int nc = utf8.GetChars(piece, 0, piece.Length, chars, 0, flush: false);
-            Console.Out.Write(chars, 0, nc);
+            Console.Out.Write(text.Next(m.Tokenizer.TokenBytes(t)));
             Console.Out.Flush();
         }, ignoreEos: ignoreEos);
         double seconds = sw.Elapsed.TotalSeconds;

@@ -189,16 +189,14 @@ public sealed class StreamingChat : IDisposable
         _turns.Add(new ChatTurn("user", message));
         var reply = new StringBuilder();
         var reasoning = new StringBuilder();
-        var thoughts = new UTF8Encoding(false, false).GetDecoder();
-        var thoughtChars = new char[64];
+        var thoughts = new TokenTextStream();
         _harmony?.Begin();
         LastReasoning = "";
         EvictedForSpace += _session.Ring.EvictForSpace(prompt.Count + maxTokens);
         foreach (int t in prompt) sampler.Accept(t);
         ReadOnlySpan<float> logits = _session.Prefill(prompt.ToArray());
         IReadOnlySet<int> end = _model.EndOfGeneration;
-        var utf8 = new UTF8Encoding(false, false).GetDecoder();
-        var chars = new char[64];
+        var text = new TokenTextStream();
         var held = new StringBuilder();   // text that might be the start of a stop string
         LastEnd = ReplyEnd.Length;
         try
@@ -215,7 +213,7 @@ public sealed class StreamingChat : IDisposable
                 {
                     if (part == HarmonyPart.Content)
                     {
-                        string thought = new(thoughtChars, 0, thoughts.GetChars(piece, 0, piece.Length, thoughtChars, 0, flush: false));
+                        string thought = thoughts.Next(piece);
                         reasoning.Append(thought);
                         if (thought.Length > 0) yield return new ChatPiece(thought, true);
                     }
@@ -223,7 +221,7 @@ public sealed class StreamingChat : IDisposable
                     logits = _session.Decode(next);
                     continue;
                 }
-                held.Append(chars, 0, utf8.GetChars(piece, 0, piece.Length, chars, 0, flush: false));
+                held.Append(text.Next(piece));
                 var (emit, stopped) = SplitAtStop(held);
                 if (emit.Length > 0)
                 {

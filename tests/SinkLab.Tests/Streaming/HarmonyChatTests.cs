@@ -19,9 +19,10 @@ namespace SinkLab.Tests.Streaming;
 /// </summary>
 public sealed class HarmonyChatTests : IDisposable
 {
+    private static readonly string Long = new('=', 150);   // longer than any fixed decode buffer
     private static readonly string[] Vocabulary =
         ["<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|return|>", "<|call|>", "<|constrain|>",
-         "assistant", "analysis", "final", "commentary", "Thinking", "Answer", "json"];
+         "assistant", "analysis", "final", "commentary", "Thinking", "Answer", "json", Long];
     private const int First = 259;   // ids First.. hold Vocabulary; markers are control tokens, the words user-defined
     private static readonly DateTime Clock = new(2026, 12, 1);
     private readonly string _dir = Directory.CreateTempSubdirectory("sinklab-harmony-").FullName;
@@ -115,6 +116,15 @@ public sealed class HarmonyChatTests : IDisposable
         Assert.Equal("<|end|><|start|>user<|message|>Again<|end|><|start|>assistant", chat.LastPromptText);
         Assert.Equal(["system", "user", "assistant", "user", "assistant"], chat.Turns.Select(t => t.Role));
         Assert.Equal("Answer", chat.Turns[2].Content);
+    }
+
+    [Fact]
+    public void ALongTokenDecodesWhole()
+    {
+        using Model m = Model.Load(ScriptedModel(("assistant", "<|channel|>"), ("<|channel|>", "final"), ("final", "<|message|>"),
+            ("<|message|>", Long), (Long, "<|return|>")));
+        using var chat = new StreamingChat(m, CachePolicy.Sink(4, 400), format: Harmony(m));
+        Assert.Equal(Long, string.Concat(chat.Reply("Hello", 10, new Sampler(m.Config.VocabSize, new SamplerOptions { RepeatPenalty = 1f }))));
     }
 
     [Fact]
