@@ -18,7 +18,7 @@ public enum ReplyEnd
 }
 
 /// <summary>A piece of a reply as it is sampled: answer text, or the model's reasoning (harmony's <c>analysis</c>
-/// channel), which is shown apart and not part of <see cref="ChatTurn.Content"/>.</summary>
+/// channel, and the arguments of a tool call), which is shown apart and not part of <see cref="ChatTurn.Content"/>.</summary>
 /// <param name="Text">The text.</param>
 /// <param name="IsReasoning">True for chain of thought.</param>
 public readonly record struct ChatPiece(string Text, bool IsReasoning);
@@ -30,7 +30,8 @@ public readonly record struct ChatPiece(string Text, bool IsReasoning);
 /// With a chat template, each turn feeds only the text the template adds after the last reply (see
 /// <see cref="TemplateDelta"/>), since what the cache holds cannot be re-rendered. With a harmony vocabulary (gpt-oss)
 /// replies are read by channel (<see cref="HarmonyReader"/>): the answer is the text of the final (and commentary)
-/// messages, the analysis channel is reasoning; every sampled token stays in the cache as the model wrote it, and the
+/// messages, the analysis channel is reasoning, and so are a tool call's arguments (a message with a recipient; tools
+/// are not run, and <c>&lt;|call|&gt;</c> ends the reply); every sampled token stays in the cache as the model wrote it, and the
 /// next turn's text begins with the <c>&lt;|end|&gt;</c> that closes the reply where the model wrote <c>&lt;|return|&gt;</c>,
 /// as harmony's history does. Not thread-safe.
 /// </summary>
@@ -209,7 +210,7 @@ public sealed class StreamingChat : IDisposable
                 if (end.Contains(next)) { LastEnd = ReplyEnd.Stop; break; }
                 byte[] piece = _model.Tokenizer.TokenBytes(next);
                 HarmonyPart part = _harmony?.Feed(next) ?? HarmonyPart.Content;
-                if (part != HarmonyPart.Content || _harmony is { IsReasoning: true })
+                if (part != HarmonyPart.Content || _harmony is { IsReasoning: true } or { Recipient: not null })
                 {
                     if (part == HarmonyPart.Content)
                     {

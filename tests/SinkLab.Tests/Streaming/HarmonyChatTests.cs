@@ -22,7 +22,7 @@ public sealed class HarmonyChatTests : IDisposable
     private static readonly string Long = new('=', 150);   // longer than any fixed decode buffer
     private static readonly string[] Vocabulary =
         ["<|start|>", "<|end|>", "<|message|>", "<|channel|>", "<|return|>", "<|call|>", "<|constrain|>",
-         "assistant", "analysis", "final", "commentary", "Thinking", "Answer", "json", Long];
+         "assistant", "analysis", "final", "commentary", "Thinking", "Answer", "json", Long, " to=functions.get"];
     private const int First = 259;   // ids First.. hold Vocabulary; markers are control tokens, the words user-defined
     private static readonly DateTime Clock = new(2026, 12, 1);
     private readonly string _dir = Directory.CreateTempSubdirectory("sinklab-harmony-").FullName;
@@ -116,6 +116,18 @@ public sealed class HarmonyChatTests : IDisposable
         Assert.Equal("<|end|><|start|>user<|message|>Again<|end|><|start|>assistant", chat.LastPromptText);
         Assert.Equal(["system", "user", "assistant", "user", "assistant"], chat.Turns.Select(t => t.Role));
         Assert.Equal("Answer", chat.Turns[2].Content);
+    }
+
+    [Fact]
+    public void AToolCallIsNotTheAnswerAndCallEndsTheReply()
+    {
+        using Model m = Model.Load(ScriptedModel(("assistant", " to=functions.get"), (" to=functions.get", "<|channel|>"), ("<|channel|>", "commentary"),
+            ("commentary", "<|message|>"), ("<|message|>", "json"), ("json", "<|call|>")));
+        using var chat = new StreamingChat(m, CachePolicy.Sink(4, 400), format: Harmony(m));
+        var pieces = chat.ReplyPieces("Weather?", 10, new Sampler(m.Config.VocabSize, new SamplerOptions { RepeatPenalty = 1f })).ToList();
+        Assert.Equal([new ChatPiece("json", true)], pieces);
+        Assert.Equal(ReplyEnd.Stop, chat.LastEnd);
+        Assert.Equal("", chat.Turns[^1].Content);
     }
 
     [Fact]
