@@ -103,6 +103,8 @@ public sealed class StreamingChat : IDisposable
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(reply);
         var tokens = PromptTokens(message);
+        // A harmony reply is a final-channel message after the prompt's <|start|>assistant, as the model writes it.
+        if (_harmony != null) tokens.AddRange(_model.Tokenizer.Encode("<|channel|>final<|message|>", addSpecial: false, parseSpecial: true));
         tokens.AddRange(_model.Tokenizer.Encode(reply, addSpecial: false, parseSpecial: false));
         _turns.Add(new ChatTurn("user", message));
         _turns.Add(new ChatTurn("assistant", reply));

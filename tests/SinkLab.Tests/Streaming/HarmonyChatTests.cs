@@ -139,6 +139,25 @@ public sealed class HarmonyChatTests : IDisposable
         Assert.Equal(Long, string.Concat(chat.Reply("Hello", 10, new Sampler(m.Config.VocabSize, new SamplerOptions { RepeatPenalty = 1f }))));
     }
 
+    /// <summary>A conversation replayed from history (as the chat client does) fills the cache with the tokens the
+    /// live conversation holds: the past answer under its final-channel header.</summary>
+    [Fact]
+    public void AReplayedTurnHoldsWhatTheLiveTurnHolds()
+    {
+        using Model m = Model.Load(AnswerModel());
+        var options = new SamplerOptions { RepeatPenalty = 1f };
+        using var live = new StreamingChat(m, CachePolicy.Sink(4, 400), format: Harmony(m));
+        Assert.Equal("Answer", string.Concat(live.Reply("Hello", 10, new Sampler(m.Config.VocabSize, options))));
+        using var replayed = new StreamingChat(m, CachePolicy.Sink(4, 400), format: Harmony(m));
+        replayed.AddTurn("Hello", "Answer");
+        Assert.Equal(live.Session.Position, replayed.Session.Position);
+        _ = string.Concat(live.Reply("Again", 10, new Sampler(m.Config.VocabSize, options)));
+        _ = string.Concat(replayed.Reply("Again", 10, new Sampler(m.Config.VocabSize, options)));
+        Assert.Equal(live.LastPromptText, replayed.LastPromptText);
+        Assert.Equal(live.Session.Position, replayed.Session.Position);
+        Assert.Equal(live.Session.Decode(5).ToArray(), replayed.Session.Decode(5).ToArray());
+    }
+
     [Fact]
     public void TheAnalysisChannelIsReasoningNotAnswer()
     {
