@@ -57,9 +57,7 @@ public sealed unsafe partial class InferenceSession
                 _matmul.Run(xin, dim, count, ex.Gate[e], hb, h, ex.Up[e], hb2, h);
                 if (ex.BiasGate != null) AddBias(_hb, ex.BiasGate[e], count);
                 if (ex.BiasUp != null) AddBias(_hb2, ex.BiasUp[e], count);
-                Span<float> gate = _hb.AsSpan(0, count * h);   // both activations are element-wise: one call for all rows
-                if (_b.Mlp == MlpKind.SwiGluOai) MoeRouting.SwiGluOai(gate, _hb2.AsSpan(0, count * h));
-                else Ops.SwiGlu(gate, _hb2.AsSpan(0, count * h));
+                GatedActivation(_hb.AsSpan(0, count * h), _hb2.AsSpan(0, count * h));   // element-wise: one call for all rows
                 _matmul.Run(ex.Down[e], hb, h, count, xin, dim);   // the gathered inputs are spent: reuse their rows
                 if (ex.BiasDown != null) AddBias(_moeIn, ex.BiasDown[e], count);
                 for (int i = 0; i < count; i++)
@@ -84,10 +82,7 @@ public sealed unsafe partial class InferenceSession
         fixed (float* hb = _hb, hb2 = _hb2, xin = _moeIn)
         {
             _matmul.Run(input, dim, n, ex.SharedGate!, hb, h, up, hb2, h);   // the loader requires all three
-            Span<float> g = _hb.AsSpan(0, n * h), u = _hb2.AsSpan(0, n * h);
-            if (_b.Mlp == MlpKind.SwiGluOai) MoeRouting.SwiGluOai(g, u);
-            else if (_b.Mlp == MlpKind.GeGlu) Ops.GeGlu(g, u, _exactGelu);
-            else Ops.SwiGlu(g, u);
+            GatedActivation(_hb.AsSpan(0, n * h), _hb2.AsSpan(0, n * h));
             _matmul.Run(ex.SharedDown!, hb, h, n, xin, dim);
             for (int t = 0; t < n; t++)
             {

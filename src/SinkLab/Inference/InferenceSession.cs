@@ -32,6 +32,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
     private float[]? _sinks;   // attn_sinks of the layer being computed
     private readonly RopeTable[] _ropes;        // one per distinct RoPE configuration
     private readonly int[] _ropeOfLayer;
+    private readonly int[] _prefix;             // SessionOptions.Prefix, fed again on Reset when windowed layers evicted it
     private readonly int[] _windows;            // distinct windows (0 = full causal); a "view" per window
     private readonly int[] _viewOfLayer;
     private readonly KeyRange[] _ranges;        // [view][token of the chunk]: which cached keys the token sees
@@ -65,8 +66,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
         _b = _c.Block;
         _w = model.Weights;
         Cache = options.Cache;
-        int[] prefix = options.Prefix?.ToArray() ?? [];
-        PrefixLength = prefix.Length;
+        int[] prefix = _prefix = options.Prefix?.ToArray() ?? [];
         CachePolicy ringPolicy = PinPrefix(options.Cache, prefix.Length);
         _ring = new KvRing(ringPolicy, options.ContextSize > 0 ? options.ContextSize : _c.ContextLength, _c.Layers);
         if (prefix.Length > 0 && prefix.Length >= _ring.Capacity)
@@ -137,14 +137,11 @@ public sealed unsafe partial class InferenceSession : IDisposable
             }
             _keysOf = kvh => (_keyCache, checked((int)(_evictLayerBase + (long)kvh * _c.HeadDim * _kvStride)), _kvStride, _c.HeadDim);
         }
-        _prefix = prefix;
         if (prefix.Length > 0) Forward(prefix, _logits, lastOnly: true);
     }
 
-    private readonly int[] _prefix;
-
     /// <summary>Tokens of the prefix (<see cref="SessionOptions.Prefix"/>) at the start of the cache; 0 without one.</summary>
-    public int PrefixLength { get; }
+    public int PrefixLength => _prefix.Length;
 
     /// <summary>The policy the ring runs: a prefix of <paramref name="k"/> tokens pinned in front of a sink or shift
     /// policy's own pinned tokens (a dense cache simply holds it first).</summary>
@@ -419,12 +416,7 @@ public sealed unsafe partial class InferenceSession : IDisposable
                 _matmul.Run(input, dim, n, gate, hb, hidden, lw.FfnUp!, hb2, hidden);
                 if (lw.BiasGate != null) AddBias(_hb, lw.BiasGate, n);
                 if (lw.BiasUp != null) AddBias(_hb2, lw.BiasUp, n);
-                for (int t = 0; t < n; t++)
-                {
-                    Span<float> g = _hb.AsSpan(t * hidden, hidden);
-                    if (_b.Mlp == MlpKind.GeGlu) Ops.GeGlu(g, _hb2.AsSpan(t * hidden, hidden), _exactGelu);
-                    else Ops.SwiGlu(g, _hb2.AsSpan(t * hidden, hidden));
-                }
+                for (int t = 0; t < n; t++) GatedActivation(_hb.AsSpan(t * hidden, hidden), _hb2.AsSpan(t * hidden, hidden));
             }
             else
             {
@@ -435,6 +427,18 @@ public sealed unsafe partial class InferenceSession : IDisposable
             Fire(HookPoint.MlpPost, l, _hb, n, hidden);
             _matmul.Run(lw.FfnDown!, hb, hidden, n, mo, dim);
             if (lw.BiasDown != null) AddBias(_mo, lw.BiasDown, n);
+        }
+    }
+
+    /// <summary>The block's gated activation, element-wise: gate ← act(gate) ⊙ up (SwiGLU, GeGLU, or gpt-oss's clamped
+    /// SwiGLU); dense MLPs, routed experts and shared experts all go through it.</summary>
+    private void GatedActivation(Span<float> gate, ReadOnlySpan<float> up)
+    {
+        switch (_b.Mlp)
+        {
+            case MlpKind.SwiGluOai: MoeRouting.SwiGluOai(gate, up); break;
+            case MlpKind.GeGlu: Ops.GeGlu(gate, up, _exactGelu); break;
+            default: Ops.SwiGlu(gate, up); break;
         }
     }
 
