@@ -51,10 +51,7 @@ internal static class BenchCommand
         }, gen) : null;
 
         long weightBytes = SyntheticModel.WeightBytesPerToken(m);
-        // Of those, the bytes of the expert_used_count experts a token's routing picks in every layer (MoE models only).
-        long? expertBytes = m.Config.Block.Moe is { } moe
-            ? m.Weights.Layers.Sum(l => l.Experts is { } e ? Enumerable.Range(0, Math.Min(moe.Used, e.Gate.Length)).Sum(i => e.Gate[i].ByteSize + e.Up[i].ByteSize + e.Down[i].ByteSize) : 0L)
-            : null;
+        long? expertBytes = SyntheticModel.ActiveExpertBytesPerToken(m);
         double? copyBytesPerSecond = bandwidth ? CopyBandwidth(threads) : null;
         double? readBytesPerSecond = bandwidth ? ReadBandwidth(threads) : null;
         double? computeScaling = bandwidth && threads > 1 ? ComputeScaling(threads) : null;

@@ -41,15 +41,11 @@ public sealed class HarmonyReader
     public static HarmonyReader? For(ITokenizer tokenizer)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
-        var ids = new Dictionary<string, int>(StringComparer.Ordinal);
-        string[] markers = ["<|start|>", "<|channel|>", "<|message|>", "<|end|>", "<|return|>", "<|constrain|>"];
-        for (int id = 0; id < tokenizer.VocabSize; id++)
-        {
-            string text = tokenizer.TokenText(id);
-            if (Array.IndexOf(markers, text) >= 0) ids.TryAdd(text, id);
-        }
-        if (!markers[..5].All(ids.ContainsKey)) return null;
-        return new HarmonyReader(tokenizer, ids["<|start|>"], ids["<|channel|>"], ids["<|message|>"], ids["<|end|>"], ids.GetValueOrDefault("<|constrain|>", -1));
+        // The tokenizer's own special-token matching finds a marker (a control or user-defined token), no vocabulary scan.
+        int Id(string marker) => tokenizer.Encode(marker, addSpecial: false, parseSpecial: true) is [int id] && tokenizer.TokenText(id) == marker ? id : -1;
+        int start = Id("<|start|>"), channel = Id("<|channel|>"), message = Id("<|message|>"), end = Id("<|end|>");
+        if (start < 0 || channel < 0 || message < 0 || end < 0 || Id("<|return|>") < 0) return null;
+        return new HarmonyReader(tokenizer, start, channel, message, end, Id("<|constrain|>"));
     }
 
     /// <summary>The channel of the message being read (<c>final</c> when a header names none).</summary>

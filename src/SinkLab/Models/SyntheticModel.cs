@@ -194,7 +194,7 @@ public static class SyntheticModel
         return bytes;
     }
 
-    private static float[] Uniform(Random rng, long n, float scale)
+    internal static float[] Uniform(Random rng, long n, float scale)
     {
         var x = new float[n];
         for (long i = 0; i < n; i++) x[i] = (float)(rng.NextDouble() * 2 - 1) * scale;
@@ -202,7 +202,7 @@ public static class SyntheticModel
     }
 
     /// <summary>A per-tensor seed that is the same in every process (no randomised hashing).</summary>
-    private static int HashCombine(int seed, int id) => (int)(((uint)seed * 2654435761u) ^ ((uint)id * 2246822519u) ^ 0x5bd1e995u) & 0x7FFFFFFF;
+    internal static int HashCombine(int seed, int id) => (int)(((uint)seed * 2654435761u) ^ ((uint)id * 2246822519u) ^ 0x5bd1e995u) & 0x7FFFFFFF;
 
     /// <summary>Weights a token is multiplied with: every block matrix and the output matrix.</summary>
     public static long MatrixParametersPerToken(Model model)
@@ -210,6 +210,15 @@ public static class SyntheticModel
         ArgumentNullException.ThrowIfNull(model);
         int used = model.Config.Block.Moe?.Used ?? 0;
         return model.Weights.Layers.SelectMany(l => l.PerToken(used)).Append(model.Weights.Output).Sum(m => (long)m.Rows * m.Cols);
+    }
+
+    /// <summary>Of <see cref="WeightBytesPerToken"/>, the bytes of the expert_used_count routed experts in every layer
+    /// (null for a dense model).</summary>
+    public static long? ActiveExpertBytesPerToken(Model model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Config.Block.Moe is not { } moe) return null;
+        return model.Weights.Layers.Sum(l => l.PerToken(moe.Used).Sum(m => m.ByteSize) - l.PerToken(0).Sum(m => m.ByteSize));
     }
 
     /// <summary>Bytes of weights a decode step reads: every block matrix (of a mixture of experts, the router and

@@ -76,6 +76,11 @@ public class SyntheticModelTests
             using Model m = Model.Load(path);
             using var s = new InferenceSession(m);
             Assert.All(s.Prefill([1, 300, 301]).ToArray(), x => Assert.True(float.IsFinite(x)));
+            // A token reads expert_used_count experts' gate, up and down in each layer: 3 · h · dim MXFP4 weights each.
+            SyntheticShape shape = SyntheticModel.Shape("tiny");
+            Assert.Equal(shape.Layers * shape.ExpertsUsed * 3 * GgmlTypeInfo.ByteSize(GgmlType.MXFP4, (long)shape.Hidden * shape.Dim), SyntheticModel.ActiveExpertBytesPerToken(m));
+            using Model dense = Model.Load(Shared.StoriesF32);
+            Assert.Null(SyntheticModel.ActiveExpertBytesPerToken(dense));
         }
         finally
         {
@@ -95,12 +100,14 @@ public class SyntheticModelTests
         byte[] b = SyntheticModel.RandomRowsInParallel(GgmlType.Q8_0, 7, rowLength, elements, scale);
         Assert.Equal(a, b);
         Assert.NotEqual(a, SyntheticModel.RandomRowsInParallel(GgmlType.Q8_0, 8, rowLength, elements, scale));
-        var x = new float[elements];
-        SinkLab.Kernels.Quantizer.Dequantize(GgmlType.Q8_0, a, x);
-        Assert.InRange(x.Max(), scale * 0.98f, scale * 1.01f);
-        Assert.InRange(x.Min(), -scale * 1.01f, -scale * 0.98f);
-        // chunks differ from one another (each has its own seed)
-        int chunkBytes = 65_536 * (int)GgmlTypeInfo.ByteSize(GgmlType.Q8_0, rowLength);
-        Assert.False(a.AsSpan(0, 4096).SequenceEqual(a.AsSpan(chunkBytes, 4096)));
+        // Each chunk of 65,536 rows is the sequential encoding of its own generator's draws, at its place in the tensor.
+        int rowBytes = (int)GgmlTypeInfo.ByteSize(GgmlType.Q8_0, rowLength);
+        for (int chunk = 0; chunk < 3; chunk++)
+        {
+            int rows = Math.Min(65_536, 150_000 - chunk * 65_536);
+            float[] draws = SyntheticModel.Uniform(new Random(SyntheticModel.HashCombine(7, chunk)), (long)rows * rowLength, scale);
+            Assert.True(SinkLab.Kernels.Quantizer.Quantize(GgmlType.Q8_0, draws).AsSpan().SequenceEqual(a.AsSpan(chunk * 65_536 * rowBytes, rows * rowBytes)), $"chunk {chunk}");
+        }
+        Assert.False(a.AsSpan(0, 4096).SequenceEqual(a.AsSpan(65_536 * rowBytes, 4096)));   // each chunk has its own seed
     }
 }
