@@ -34,31 +34,13 @@ public class ArchEvictionTests
         return data;
     }
 
-    private static double MaxRelativeError(double[][] want, float[][] got)
-    {
-        double worst = 0;
-        for (int t = 0; t < want.Length; t++)
-        {
-            double scale = want[t].Max(Math.Abs);
-            for (int i = 0; i < want[t].Length; i++) worst = Math.Max(worst, Math.Abs(got[t][i] - want[t][i]) / scale);
-        }
-        return worst;
-    }
-
     private static float[][] TokenByToken(Model m, SessionOptions o)
     {
         using var s = new InferenceSession(m, o);
         return Stream.Select(t => s.Decode(t).ToArray()).ToArray();
     }
 
-    private static float[][] Chunked(Model m, SessionOptions o)
-    {
-        using var s = new InferenceSession(m, o with { Threads = 2, BatchSize = 7 });
-        int v = m.Config.VocabSize;
-        var all = new float[Stream.Length * v];
-        s.Evaluate(Stream, all);
-        return Enumerable.Range(0, Stream.Length).Select(t => all.AsSpan(t * v, v).ToArray()).ToArray();
-    }
+    private static float[][] Chunked(Model m, SessionOptions o) => ArchFixtureTests.Batched(m, Stream, o with { Threads = 2, BatchSize = 7 });
 
     [Theory]
     [MemberData(nameof(RecentOnly))]
@@ -70,8 +52,8 @@ public class ArchEvictionTests
         Assert.InRange(window, 2, Stream.Length / 2);   // the stream leaves every window
         var options = new SessionOptions { Cache = policy, Gelu = GeluMode.Tanh };
         double[][] want = ArchForward.Logits(m.File, Stream, new(policy.Sinks, policy.Window, policy.OriginalPositions, LocalKeepsWindow: true));
-        Assert.InRange(MaxRelativeError(want, TokenByToken(m, options)), 0, 1e-4);
-        Assert.InRange(MaxRelativeError(want, Chunked(m, options)), 0, 1e-4);
+        Assert.InRange(ArchFixtureTests.MaxRelativeError(want, TokenByToken(m, options)), 0, 1e-4);
+        Assert.InRange(ArchFixtureTests.MaxRelativeError(want, Chunked(m, options)), 0, 1e-4);
 
         using var s = new InferenceSession(m, options);
         foreach (int t in Stream) s.Decode(t);
@@ -97,8 +79,8 @@ public class ArchEvictionTests
         var dense = new SessionOptions { Gelu = GeluMode.Tanh, ContextSize = 64 };
         var evicting = dense with { Cache = CachePolicy.Parse(policyText), ContextSize = 0 };
         double[][] want = TokenByToken(m, dense).Select(r => r.Select(x => (double)x).ToArray()).ToArray();
-        Assert.InRange(MaxRelativeError(want, TokenByToken(m, evicting)), 0, 1e-4);
-        Assert.InRange(MaxRelativeError(want, Chunked(m, evicting)), 0, 1e-4);
+        Assert.InRange(ArchFixtureTests.MaxRelativeError(want, TokenByToken(m, evicting)), 0, 1e-4);
+        Assert.InRange(ArchFixtureTests.MaxRelativeError(want, Chunked(m, evicting)), 0, 1e-4);
     }
 
     [Fact]

@@ -40,7 +40,8 @@ public class ArchFixtureTests
         return GgufFile.Parse(ms.ToArray(), $"synth-{arch}.gguf");
     }
 
-    private static double MaxRelativeError(double[][] want, float[][] got)
+    /// <summary>The largest |got − want| over all logits, relative to each token's largest |want|.</summary>
+    internal static double MaxRelativeError(double[][] want, float[][] got)
     {
         double worst = 0;
         for (int t = 0; t < want.Length; t++)
@@ -51,9 +52,12 @@ public class ArchFixtureTests
         return worst;
     }
 
-    internal static float[][] Batched(Model m, int[] tokens, int threads)
+    internal static float[][] Batched(Model m, int[] tokens, int threads) => Batched(m, tokens, new SessionOptions { Threads = threads, Gelu = GeluMode.Tanh });
+
+    /// <summary>The logits of every token of <paramref name="tokens"/>, evaluated in one call (batched chunks).</summary>
+    internal static float[][] Batched(Model m, int[] tokens, SessionOptions options)
     {
-        using var s = new InferenceSession(m, new SessionOptions { Threads = threads, Gelu = GeluMode.Tanh });
+        using var s = new InferenceSession(m, options);
         var all = new float[tokens.Length * m.Config.VocabSize];
         s.Evaluate(tokens, all);
         return Enumerable.Range(0, tokens.Length).Select(t => all.AsSpan(t * m.Config.VocabSize, m.Config.VocabSize).ToArray()).ToArray();
