@@ -211,27 +211,27 @@ public sealed class StreamingChat : IDisposable
                 sampler.Accept(next);
                 if (end.Contains(next)) { LastEnd = ReplyEnd.Stop; break; }
                 byte[] piece = _model.Tokenizer.TokenBytes(next);
+                // Harmony markers and headers are neither answer nor reasoning; analysis text and tool-call arguments
+                // are reasoning; everything else (every token of a model without harmony) is answer.
                 HarmonyPart part = _harmony?.Feed(next) ?? HarmonyPart.Content;
-                if (part != HarmonyPart.Content || _harmony is { IsReasoning: true } or { Recipient: not null })
+                bool thinking = _harmony is { IsReasoning: true } or { Recipient: not null };
+                if (part == HarmonyPart.Content && thinking)
                 {
-                    if (part == HarmonyPart.Content)
+                    string thought = thoughts.Next(piece);
+                    reasoning.Append(thought);
+                    if (thought.Length > 0) yield return new ChatPiece(thought, true);
+                }
+                else if (part == HarmonyPart.Content)
+                {
+                    held.Append(text.Next(piece));
+                    var (emit, stopped) = SplitAtStop(held);
+                    if (emit.Length > 0)
                     {
-                        string thought = thoughts.Next(piece);
-                        reasoning.Append(thought);
-                        if (thought.Length > 0) yield return new ChatPiece(thought, true);
+                        reply.Append(emit);
+                        yield return new ChatPiece(emit, false);
                     }
-                    if (i + 1 == maxTokens) { _pending = next; break; }
-                    logits = _session.Decode(next);
-                    continue;
+                    if (stopped) { LastEnd = ReplyEnd.Stop; break; }
                 }
-                held.Append(text.Next(piece));
-                var (emit, stopped) = SplitAtStop(held);
-                if (emit.Length > 0)
-                {
-                    reply.Append(emit);
-                    yield return new ChatPiece(emit, false);
-                }
-                if (stopped) { LastEnd = ReplyEnd.Stop; break; }
                 if (i + 1 == maxTokens) { _pending = next; break; }
                 logits = _session.Decode(next);
             }
